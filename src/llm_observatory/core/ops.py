@@ -1,0 +1,54 @@
+"""The operations endpoints every service serves on its metrics port: /health, /metrics.
+
+Compose healthchecks and Prometheus both talk to this one small app, so a service's
+health means the same thing everywhere: its dependencies answered just now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+# Each check returns normally when the dependency is fine and raises when it is not.
+HealthCheck = Callable[[], Awaitable[object]]
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+async def run_health_checks(checks: Mapping[str, HealthCheck]) -> tuple[bool, dict[str, str]]:
+    async def one(check: HealthCheck) -> str:
+        try:
+            await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+        except TimeoutError:
+            return f"down: no answer within {CHECK_TIMEOUT_SECONDS:g}s"
+        except Exception as exc:  # any failure means down; the reason goes to the caller
+            return f"down: {type(exc).__name__}: {exc}"[:300]
+        return "ok"
+
+    names = list(checks)
+    results = await asyncio.gather(*(one(checks[name]) for name in names))
+    report = dict(zip(names, results, strict=True))
+    return all(result == "ok" for result in results), report
+
+
+def make_ops_app(
+    checks: Mapping[str, HealthCheck] | None = None,
+    registry: CollectorRegistry = REGISTRY,
+) -> Starlette:
+    checks = dict(checks or {})
+
+    async def health(_: Request) -> JSONResponse:
+        healthy, report = await run_health_checks(checks)
+        body = {"status": "ok" if healthy else "degraded", **report}
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    async def metrics(_: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(routes=[Route("/health", health), Route("/metrics", metrics)])

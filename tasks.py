@@ -1,0 +1,401 @@
+"""Tasks for the LLM Observatory stack: `invoke --list` lists them, `invoke --help TASK` explains.
+
+Every task that touches the stack goes through `compose()`, which builds one
+`docker compose --project-name … -f … -f …` command from the file list of a mode and
+prints it before running it, so whatever a task does can be repeated by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+from invoke import Context, Exit, task
+
+ROOT = Path(__file__).resolve().parent
+
+# One named list of compose files per mode. Later files override earlier ones.
+MODES: dict[str, list[str]] = {
+    "base": ["docker-compose.yml"],
+    "dev": ["docker-compose.yml", "docker-compose.dev.yml"],
+    "debug": ["docker-compose.yml", "docker-compose.dev.yml", "docker-compose.debug.yml"],
+    "prod": ["docker-compose.yml", "docker-compose.prod.yml"],
+    "test": ["docker-compose.yml", "docker-compose.test.yml"],
+}
+DEFAULT_PROJECT = "llm-observatory"
+# The test stack is a separate project: a test run never touches development data.
+TEST_PROJECT = "llm-observatory-test"
+
+# Stand-in images for machines that cannot pull (see .ci/airgap-images.sh).
+AIRGAP_ENV = ROOT / ".ci" / "airgap.env"
+
+# Service -> (published port variable, default, URL path) for the status table.
+SERVICE_URLS: dict[str, tuple[str, int, str]] = {
+    "collector": ("COLLECTOR_OTLP_HTTP_PORT", 4318, "/v1/traces (OTLP/HTTP), :4317 gRPC"),
+    "storage": ("STORAGE_API_PORT", 8081, "/health"),
+    "api": ("API_PORT", 8080, "/api/v1, /graphql, /docs"),
+    "grafana": ("GRAFANA_PORT", 3000, "/"),
+    "prometheus": ("PROMETHEUS_PORT", 9090, "/"),
+    "jaeger": ("JAEGER_UI_PORT", 16686, "/"),
+    "pgadmin": ("PGADMIN_PORT", 5050, "/"),
+}
+# Ports the stack publishes by default, checked by `invoke doctor`.
+PLAN_PORTS = {
+    "COLLECTOR_OTLP_GRPC_PORT": 4317,
+    "COLLECTOR_OTLP_HTTP_PORT": 4318,
+    "COLLECTOR_METRICS_PORT": 9091,
+    "STORAGE_API_PORT": 8081,
+    "STORAGE_METRICS_PORT": 9092,
+    "API_PORT": 8080,
+    "API_METRICS_PORT": 9093,
+    "GRAFANA_PORT": 3000,
+    "PROMETHEUS_PORT": 9090,
+    "JAEGER_UI_PORT": 16686,
+}
+
+MODE_HELP = f"compose file set: {', '.join(MODES)} (default: base)"
+
+
+def _load_env() -> None:
+    """Make .env and the stand-in overrides visible to tasks as compose sees them."""
+    try:
+        from dotenv import load_dotenv
+    except ImportError:  # invoke without the dev group: compose still reads .env itself
+        return
+    if AIRGAP_ENV.exists():
+        # Stand-ins win over .env pins, never over what the shell exported.
+        load_dotenv(AIRGAP_ENV, override=False)
+    load_dotenv(ROOT / ".env", override=False)
+
+
+_load_env()
+
+
+def project_name(mode: str) -> str:
+    if mode == "test":
+        return os.environ.get("LLMO_TEST_PROJECT", TEST_PROJECT)
+    return os.environ.get("COMPOSE_PROJECT_NAME", DEFAULT_PROJECT)
+
+
+def compose_command(mode: str, args: str) -> str:
+    if mode not in MODES:
+        raise Exit(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}", code=2)
+    files = " ".join(f"-f {name}" for name in MODES[mode])
+    return f"docker compose --project-name {project_name(mode)} {files} {args}".strip()
+
+
+def compose(c: Context, mode: str, args: str, **kwargs):  # type: ignore[no-untyped-def]
+    """Print, then run, `docker compose` for one mode."""
+    command = compose_command(mode, args)
+    print(f"+ {command}", file=sys.stderr, flush=True)
+    kwargs.setdefault("pty", sys.stdout.isatty())
+    with c.cd(str(ROOT)):
+        return c.run(command, **kwargs)
+
+
+def running_services(c: Context, mode: str) -> set[str]:
+    result = compose(c, mode, "ps --services --status running", hide=True, warn=True)
+    return set(result.stdout.split()) if result and result.ok else set()
+
+
+def in_service(c: Context, mode: str, service: str, command: str, profile: str = "") -> None:
+    """Run a command in a service: `exec` if it is up, else a one-off `run --rm`."""
+    profile_flag = f"--profile {profile} " if profile else ""
+    if service in running_services(c, mode):
+        compose(c, mode, f"{profile_flag}exec {service} {command}")
+    else:
+        compose(c, mode, f"{profile_flag}run --rm {service} {command}")
+
+
+def _published_ports(container: dict) -> list[tuple[str, int]]:
+    ports = []
+    for publisher in container.get("Publishers") or []:
+        if publisher.get("PublishedPort"):
+            ports.append((publisher.get("URL") or "127.0.0.1", publisher["PublishedPort"]))
+    return ports
+
+
+def status_table(c: Context, mode: str) -> tuple[str, bool]:
+    result = compose(c, mode, "ps --all --format json", hide=True, warn=True)
+    containers = _parse_ps_json(result.stdout if result else "")
+    rows = []
+    all_healthy = bool(containers)
+    for container in sorted(containers, key=lambda item: item.get("Service", "")):
+        service = container.get("Service", "?")
+        state = container.get("State", "?")
+        health = container.get("Health") or ("running" if state == "running" else state)
+        ok = health in {"healthy", "running"} and state == "running"
+        all_healthy &= ok
+        url = ""
+        if service in SERVICE_URLS:
+            variable, default, path = SERVICE_URLS[service]
+            port = os.environ.get(variable, str(default))
+            bind = os.environ.get("BIND_ADDRESS", "127.0.0.1")
+            url = f"http://{'localhost' if bind in {'127.0.0.1', '0.0.0.0'} else bind}:{port}{path}"  # noqa: S104
+        elif ports := _published_ports(container):
+            url = ", ".join(f"{host}:{port}" for host, port in ports)
+        rows.append((("OK " if ok else "!! ") + service, health, url))
+    width = max([len(row[0]) for row in rows] + [10])
+    lines = [f"{'SERVICE'.ljust(width)}  {'HEALTH'.ljust(10)}  URL"]
+    lines += [f"{name.ljust(width)}  {health.ljust(10)}  {url}" for name, health, url in rows]
+    return "\n".join(lines), all_healthy
+
+
+def _parse_ps_json(text: str) -> list[dict]:
+    text = text.strip()
+    if not text:
+        return []
+    if text.startswith("["):  # Compose < 2.21 printed one JSON array
+        return json.loads(text)
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+# ---------------------------------------------------------------------------
+# Stack lifecycle
+# ---------------------------------------------------------------------------
+
+
+@task(
+    help={
+        "mode": MODE_HELP,
+        "build": "build application images before starting",
+        "services": "comma-separated services to start (default: all)",
+        "profile": "comma-separated compose profiles to enable (e.g. tools,monitoring)",
+        "timeout": "seconds to wait for every service to be healthy",
+    }
+)
+def up(c, mode="base", build=False, services="", profile="", timeout=300):
+    """Start the stack, wait until every service is healthy, print a status table."""
+    profiles = " ".join(f"--profile {name}" for name in profile.split(",") if name)
+    flags = f"{profiles} up --detach --wait --wait-timeout {timeout}"
+    if build:
+        flags += " --build"
+    result = compose(c, mode, f"{flags} {services.replace(',', ' ')}", warn=True)
+    table, healthy = status_table(c, mode)
+    print(table)
+    if not (result and result.ok and healthy):
+        raise Exit(
+            f"\nSome services are not healthy. See why: "
+            f"`{compose_command(mode, 'logs --tail 50 SERVICE')}`",
+            code=1,
+        )
+    print("\nLLM Observatory is ready.")
+
+
+@task(
+    help={
+        "mode": MODE_HELP,
+        "volumes": "also delete the named volumes (all data!)",
+    }
+)
+def down(c, mode="base", volumes=False):
+    """Stop and remove the stack's containers (data volumes are kept unless --volumes)."""
+    compose(c, mode, "--profile '*' down --remove-orphans" + (" --volumes" if volumes else ""))
+
+
+@task(help={"mode": MODE_HELP})
+def ps(c, mode="base"):
+    """Show every service of the stack with its health and URL."""
+    table, _ = status_table(c, mode)
+    print(table)
+
+
+@task(
+    help={
+        "mode": MODE_HELP,
+        "service": "only this service (default: all)",
+        "follow": "keep following new lines",
+        "tail": "lines to show from the end of each log",
+    }
+)
+def logs(c, mode="base", service="", follow=False, tail=200):
+    """Show service logs."""
+    compose(c, mode, f"logs --tail {tail}{' --follow' if follow else ''} {service}")
+
+
+# ---------------------------------------------------------------------------
+# Set-up and checks
+# ---------------------------------------------------------------------------
+
+_SECRET_KEYS = (
+    "DB_PASSWORD",
+    "DB_APP_PASSWORD",
+    "DB_READONLY_PASSWORD",
+    "REDIS_PASSWORD",
+    "GRAFANA_ADMIN_PASSWORD",
+    "GRAFANA_DB_PASSWORD",
+    "PGADMIN_PASSWORD",
+    "JWT_SECRET",
+    "SECRET_KEY",
+)
+
+
+def render_env(example: str) -> str:
+    """.env.example with every secret replaced by a fresh random value."""
+
+    def replace(match: re.Match[str]) -> str:
+        return f"{match.group(1)}={secrets.token_urlsafe(24)}"
+
+    pattern = re.compile(rf"^({'|'.join(_SECRET_KEYS)})=.*$", re.MULTILINE)
+    return pattern.sub(replace, example)
+
+
+@task
+def env(c):
+    """Create .env from .env.example with generated secrets (never overwrites .env)."""
+    target = ROOT / ".env"
+    if target.exists():
+        print(f"{target} exists; leaving it as it is. Delete it first to regenerate.")
+        return
+    target.write_text(render_env((ROOT / ".env.example").read_text()))
+    target.chmod(0o600)
+    print(f"Wrote {target} with random secrets. A running stack keeps its old passwords:")
+    print("recreate its volumes (`invoke down --volumes`) before using the new ones.")
+
+
+def _check(name: str, ok: bool, detail: str, fix: str) -> bool:
+    mark = "ok  " if ok else "FAIL"
+    print(f"[{mark}] {name}: {detail}")
+    if not ok:
+        print(f"       fix: {fix}")
+    return ok
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@task(help={"mode": MODE_HELP})
+def doctor(c, mode="base"):
+    """Check the machine: engine, Compose v2, free ports, memory and disk."""
+    results = []
+    engine = c.run("docker version --format '{{.Server.Version}}'", hide=True, warn=True)
+    results.append(
+        _check(
+            "Docker engine",
+            bool(engine and engine.ok),
+            (engine.stdout.strip() if engine and engine.ok else "not reachable"),
+            "start Docker (Docker Desktop, or `sudo systemctl start docker`; "
+            "on a bare Debian machine `bash .ci/docker-engine.sh`)",
+        )
+    )
+    version = c.run("docker compose version --short", hide=True, warn=True)
+    compose_ok = bool(version and version.ok and version.stdout.strip().lstrip("v")[:1] >= "2")
+    results.append(
+        _check(
+            "Docker Compose v2",
+            compose_ok,
+            version.stdout.strip() if version and version.ok else "missing",
+            "install the Compose v2 plugin (`docker compose`, not `docker-compose`)",
+        )
+    )
+    running = running_services(c, mode) if engine and engine.ok else set()
+    for variable, default in PLAN_PORTS.items():
+        port = int(os.environ.get(variable, default))
+        free = _port_free(port)
+        results.append(
+            _check(
+                f"port {port} ({variable})",
+                free or bool(running),
+                "free" if free else ("in use by this stack" if running else "in use"),
+                f"stop what listens there (`ss -ltnp 'sport = :{port}'`) "
+                f"or set {variable}=<other port> in .env",
+            )
+        )
+    memory_gb = _memory_gb()
+    results.append(
+        _check(
+            "memory",
+            memory_gb >= 4,
+            f"{memory_gb:.1f} GB total",
+            "the full stack needs about 4 GB; give Docker more memory",
+        )
+    )
+    free_gb = shutil.disk_usage(ROOT).free / 1e9
+    results.append(
+        _check(
+            "disk",
+            free_gb >= 5,
+            f"{free_gb:.1f} GB free",
+            "images and data need about 5 GB: `docker system prune` or free space",
+        )
+    )
+    if not all(results):
+        raise Exit("\nSome checks failed; see the fixes above.", code=1)
+    print("\nAll checks passed.")
+
+
+def _memory_gb() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 1024 / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+# ---------------------------------------------------------------------------
+# Quality
+# ---------------------------------------------------------------------------
+
+
+@task
+def lint(c):
+    """Lint YAML (yamllint --strict), Python (ruff), Dockerfiles (hadolint), compose files."""
+    with c.cd(str(ROOT)):
+        c.run("yamllint --strict .", pty=False)
+        c.run("ruff check .", pty=False)
+        c.run("ruff format --check .", pty=False)
+        dockerfiles = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("**/Dockerfile*"))
+        dockerfiles = [p for p in dockerfiles if not p.startswith((".venv", "."))] + sorted(
+            str(p.relative_to(ROOT)) for p in (ROOT / ".ci").glob("**/Dockerfile")
+        )
+        if dockerfiles:
+            c.run(f"hadolint {' '.join(dockerfiles)}", pty=False)
+    for mode in MODES:
+        if all((ROOT / name).exists() for name in MODES[mode]):
+            compose(c, mode, "config --quiet", pty=False)
+
+
+TEST_SELECTIONS = {
+    "all": "tests",
+    "unit": "tests/unit",
+    "lint": "tests/lint",
+    "integration": "tests/integration",
+    "smoke": "tests/smoke",
+}
+
+
+@task(
+    help={
+        "selection": f"which tests: {', '.join(TEST_SELECTIONS)} (default: all)",
+        "k": "only tests matching this pytest -k expression",
+        "extra": "further pytest arguments, quoted",
+    }
+)
+def test(c, selection="all", k="", extra=""):
+    """Run the test suite; the smoke and integration tests start an isolated test stack."""
+    if selection not in TEST_SELECTIONS:
+        raise Exit(
+            f"unknown selection {selection!r}: choose one of {', '.join(TEST_SELECTIONS)}", code=2
+        )
+    args = [TEST_SELECTIONS[selection]]
+    if k:
+        args.append(f"-k {k!r}")
+    if extra:
+        args.append(extra)
+    with c.cd(str(ROOT)):
+        c.run(f"{sys.executable} -m pytest {' '.join(args)}", pty=False)

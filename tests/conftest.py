@@ -1,0 +1,41 @@
+"""Fixtures shared by every test directory."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from stack_support import Stack, docker_available, missing_images
+
+
+def _require_docker() -> None:
+    """Skip where no engine can be had; in CI a missing engine is a failure, not a skip."""
+    reason = docker_available() or (
+        f"images not built: {', '.join(missing)} (run bash .ci/airgap-images.sh)"
+        if (missing := missing_images())
+        else None
+    )
+    if reason is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the Docker tests, but: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def docker() -> None:
+    _require_docker()
+
+
+@pytest.fixture(scope="session")
+def test_stack(docker) -> Stack:
+    """The isolated test stack, up and healthy; torn down after the session whatever happens."""
+    stack = Stack("test")
+    stack.down()  # a previous run killed mid-way must not leak state into this one
+    try:
+        stack.up()
+        yield stack
+    finally:
+        if not os.environ.get("LLMO_KEEP_STACK"):
+            stack.down()

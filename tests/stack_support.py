@@ -1,0 +1,120 @@
+"""Bring the isolated test stack up and down, and talk to it.
+
+Shared by the smoke, integration and end-to-end tests. The stack is the `test` mode of
+tasks.py (docker-compose.yml + docker-compose.test.yml under its own project name),
+so what the tests exercise is what `invoke up --mode test` starts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import tasks  # noqa: E402 - tasks.py lives at the repository root
+
+IMAGE_VARIABLES = ("TIMESCALEDB_IMAGE", "REDIS_IMAGE", "PYTHON_IMAGE")
+
+
+class DockerUnavailable(Exception):
+    pass
+
+
+def docker_available() -> str | None:
+    """None when an engine with Compose v2 answers; else the reason it cannot be used."""
+    if shutil.which("docker") is None:
+        return "no docker client on PATH (bash .ci/docker-engine.sh installs one)"
+    info = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=30)
+    if info.returncode != 0:
+        return f"Docker engine not reachable: {info.stderr.strip()[:200]}"
+    version = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+    if version.returncode != 0:
+        return "Docker Compose v2 plugin missing"
+    return None
+
+
+def missing_images() -> list[str]:
+    """Images compose would have to pull: a machine without a registry cannot."""
+    missing = []
+    for variable in IMAGE_VARIABLES:
+        image = os.environ.get(variable)
+        if image is None:
+            continue
+        probe = subprocess.run(["docker", "image", "inspect", image], capture_output=True)
+        if probe.returncode != 0:
+            missing.append(f"{variable}={image}")
+    return missing
+
+
+def compose_args(mode: str = "test") -> list[str]:
+    return tasks.compose_command(mode, "").split()
+
+
+@dataclass
+class Stack:
+    mode: str = "test"
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 600, **kwargs):
+        command = [*compose_args(self.mode), *args]
+        print("+", " ".join(command), file=sys.stderr, flush=True)
+        result = subprocess.run(
+            command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, **kwargs
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(command)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def up(self, *services: str, build: bool = False) -> None:
+        args = ["up", "--detach", "--wait", "--wait-timeout", "300"]
+        if build:
+            args.append("--build")
+        result = self.compose(*args, *services, check=False)
+        if result.returncode != 0:
+            logs = self.compose("logs", "--tail", "80", check=False)
+            raise AssertionError(
+                f"test stack did not become healthy:\n{result.stderr}\n--- logs ---\n"
+                f"{logs.stdout[-8000:]}"
+            )
+
+    def down(self) -> None:
+        self.compose("--profile", "*", "down", "--volumes", "--remove-orphans", check=False)
+
+    def exec(self, service: str, *command: str, check: bool = True, env: dict | None = None):
+        env_args = [f"--env={key}={value}" for key, value in (env or {}).items()]
+        return self.compose("exec", "-T", *env_args, service, *command, check=check)
+
+    def psql(self, sql: str, user: str, password: str, check: bool = True):
+        """Run SQL over TCP as `user`, the way an application connects."""
+        return self.exec(
+            "timescaledb",
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            os.environ.get("DB_PORT", "5432"),
+            "-U",
+            user,
+            "-d",
+            os.environ.get("DB_NAME", "llm_observatory"),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-tAc",
+            sql,
+            check=check,
+            env={"PGPASSWORD": password},
+        )
+
+    def service_health(self) -> dict[str, str]:
+        table = self.compose("ps", "--all", "--format", "json").stdout
+        return {
+            item["Service"]: item.get("Health") or item.get("State", "")
+            for item in tasks._parse_ps_json(table)
+        }
