@@ -1,0 +1,36 @@
+"""Prometheus metrics of the storage service. Names are read by the alert rules and dashboards."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+ROWS_RECEIVED = Counter(
+    "llmo_storage_rows_received", "Records received on the ingest API, by table.", ["table"]
+)
+ROWS_WRITTEN = Counter(
+    "llmo_storage_rows_written", "Records committed by the batch writer, by table.", ["table"]
+)
+WRITE_FAILURES = Counter(
+    "llmo_storage_write_failures", "Batches the database did not commit, by table.", ["table"]
+)
+BATCH_ROWS = Histogram(
+    "llmo_storage_batch_rows",
+    "Records per database transaction.",
+    ["table"],
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
+)
+FLUSH_DURATION = Histogram(
+    "llmo_storage_flush_duration_seconds",
+    "Time to write and commit one batch.",
+    ["table"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+QUEUE_DEPTH = Gauge(
+    "llmo_storage_queue_depth", "Records waiting for or in a transaction.", ["table"]
+)
+POOL_SIZE = Gauge("llmo_storage_db_pool_connections", "Connections in the pool.")
+POOL_AVAILABLE = Gauge("llmo_storage_db_pool_available", "Idle connections in the pool.")
+RETENTION_DROPPED = Counter(
+    "llmo_storage_retention_chunks_dropped", "Chunks dropped by the retention task."
+)
+DATABASE_UP = Gauge("llmo_storage_database_up", "1 when the last database check succeeded.")

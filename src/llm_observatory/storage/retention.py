@@ -1,0 +1,169 @@
+"""Data retention: RETENTION_DAYS (default 30; 0 = keep forever) on the three hypertables.
+
+Two paths, chosen by the TimescaleDB licence (``current_setting('timescaledb.license')``):
+
+- ``'timescale'`` (community build, the upstream image): a retention policy per hypertable
+  (``add_retention_policy``), run by TimescaleDB's job scheduler. ``ensure_retention_policy``
+  makes it match RETENTION_DAYS at every start-up (adds, replaces or removes it).
+- ``'apache'`` (e.g. Debian's build): policies are not available, so the storage service
+  drops old chunks itself with ``apply_retention`` (``drop_chunks``), at start-up and then
+  periodically (hourly is plenty with 1-day chunks).
+
+``enforce_retention`` does the right one. Chunks are 1 day, so data lives between
+RETENTION_DAYS and RETENTION_DAYS + 1 days. Both paths need the owner of the tables
+(DB_USER, the migration user): the app role may not drop chunks or manage jobs.
+``llm_usage_hourly`` keeps no data of its own on the Apache path (it is a view); on the
+licensed path it is a continuous aggregate whose materialised hours outlive raw spans.
+
+Sync functions take a ``psycopg.Connection``, the ``*_async`` ones a
+``psycopg.AsyncConnection``; they open (or nest in) a transaction themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import psycopg
+
+HYPERTABLES = ("spans", "metric_points", "log_records")
+
+RetentionMode = Literal["policy", "drop_chunks"]
+
+LICENCE_SQL = "SELECT current_setting('timescaledb.license', true)"
+
+DROP_CHUNKS_SQL = (
+    "SELECT count(*) FROM drop_chunks(%(table)s::regclass, "
+    "older_than => make_interval(days => %(days)s::int))"
+)
+
+# The existing retention job of a hypertable and whether it already drops after `days`.
+EXISTING_POLICY_SQL = """
+    SELECT job_id, (config->>'drop_after')::interval = make_interval(days => %(days)s::int)
+    FROM timescaledb_information.jobs
+    WHERE proc_name = 'policy_retention'
+      AND hypertable_schema = current_schema()
+      AND hypertable_name = %(table)s
+"""
+REMOVE_POLICY_SQL = "SELECT remove_retention_policy(%(table)s::regclass, if_exists => true)"
+ADD_POLICY_SQL = (
+    "SELECT add_retention_policy(%(table)s::regclass, "
+    "drop_after => make_interval(days => %(days)s::int), if_not_exists => true)"
+)
+
+
+def _check_days(days: int) -> int:
+    days = int(days)
+    if days < 0:
+        raise ValueError(f"RETENTION_DAYS must be >= 0 (0 = keep forever), got {days}")
+    return days
+
+
+def _mode(licence: str | None) -> RetentionMode:
+    return "policy" if licence == "timescale" else "drop_chunks"
+
+
+def _policy_statements(
+    days: int, existing: tuple[int, bool] | None
+) -> list[str]:  # what to run for one table
+    if days == 0:
+        return [REMOVE_POLICY_SQL] if existing else []
+    if existing is None:
+        return [ADD_POLICY_SQL]
+    if existing[1]:
+        return []
+    return [REMOVE_POLICY_SQL, ADD_POLICY_SQL]
+
+
+# --- sync (psycopg.Connection) ---------------------------------------------------------
+
+
+def licence(conn: psycopg.Connection) -> str:
+    row = conn.execute(LICENCE_SQL).fetchone()
+    return (row[0] if row else None) or "apache"
+
+
+def retention_mode(conn: psycopg.Connection) -> RetentionMode:
+    """'policy' where TimescaleDB runs retention jobs, else 'drop_chunks' (we drop)."""
+    return _mode(licence(conn))
+
+
+def apply_retention(conn: psycopg.Connection, days: int) -> int:
+    """Drop chunks wholly older than `days` from each hypertable; returns chunks dropped."""
+    days = _check_days(days)
+    if days == 0:
+        return 0
+    dropped = 0
+    with conn.transaction():
+        for table in HYPERTABLES:
+            row = conn.execute(DROP_CHUNKS_SQL, {"table": table, "days": days}).fetchone()
+            dropped += int(row[0]) if row else 0
+    return dropped
+
+
+def ensure_retention_policy(conn: psycopg.Connection, days: int) -> None:
+    """Licensed path: make each hypertable's retention policy match `days` (0 removes it)."""
+    days = _check_days(days)
+    with conn.transaction():
+        for table in HYPERTABLES:
+            params = {"table": table, "days": days}
+            row = conn.execute(EXISTING_POLICY_SQL, params).fetchone()
+            existing = (int(row[0]), bool(row[1])) if row else None
+            for statement in _policy_statements(days, existing):
+                conn.execute(statement, params)
+
+
+def enforce_retention(conn: psycopg.Connection, days: int) -> tuple[RetentionMode, int]:
+    """Start-up entry point: policy where licensed, else drop now. (mode, chunks dropped)."""
+    mode = retention_mode(conn)
+    if mode == "policy":
+        ensure_retention_policy(conn, days)
+        return mode, 0
+    return mode, apply_retention(conn, days)
+
+
+# --- async (psycopg.AsyncConnection) ---------------------------------------------------
+
+
+async def licence_async(conn: psycopg.AsyncConnection) -> str:
+    cur = await conn.execute(LICENCE_SQL)
+    row = await cur.fetchone()
+    return (row[0] if row else None) or "apache"
+
+
+async def retention_mode_async(conn: psycopg.AsyncConnection) -> RetentionMode:
+    return _mode(await licence_async(conn))
+
+
+async def apply_retention_async(conn: psycopg.AsyncConnection, days: int) -> int:
+    days = _check_days(days)
+    if days == 0:
+        return 0
+    dropped = 0
+    async with conn.transaction():
+        for table in HYPERTABLES:
+            cur = await conn.execute(DROP_CHUNKS_SQL, {"table": table, "days": days})
+            row = await cur.fetchone()
+            dropped += int(row[0]) if row else 0
+    return dropped
+
+
+async def ensure_retention_policy_async(conn: psycopg.AsyncConnection, days: int) -> None:
+    days = _check_days(days)
+    async with conn.transaction():
+        for table in HYPERTABLES:
+            params = {"table": table, "days": days}
+            cur = await conn.execute(EXISTING_POLICY_SQL, params)
+            row = await cur.fetchone()
+            existing = (int(row[0]), bool(row[1])) if row else None
+            for statement in _policy_statements(days, existing):
+                await conn.execute(statement, params)
+
+
+async def enforce_retention_async(
+    conn: psycopg.AsyncConnection, days: int
+) -> tuple[RetentionMode, int]:
+    mode = await retention_mode_async(conn)
+    if mode == "policy":
+        await ensure_retention_policy_async(conn, days)
+        return mode, 0
+    return mode, await apply_retention_async(conn, days)

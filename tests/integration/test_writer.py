@@ -1,0 +1,555 @@
+"""Batch writers against a real TimescaleDB: exact values, NULs, idempotency, both methods.
+
+Needs LLMO_TEST_DATABASE_URL (see conftest.py). Writes go through the app role, as in
+production. LLMO_BENCH=1 also runs the throughput measurement (prints rows/s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
+
+from llm_observatory.core.records import LogRecordRow, MetricPointRecord, SpanRecord
+from llm_observatory.storage import migrate
+from llm_observatory.storage.writer import (
+    SPANS,
+    BatchWriter,
+    LogRecordWriter,
+    MetricPointWriter,
+    SpanWriter,
+    dump_json,
+)
+
+METHODS = ("copy", "insert")
+T0 = 1_700_000_000_123_456_789  # 2023-11-14 22:13:20.123456789 UTC
+T0_DT = datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def migrated_url(database_url: str) -> str:
+    migrate.upgrade(database_url)
+    return database_url
+
+
+@pytest.fixture(scope="module")
+def app_url(migrated_url: str, app_role: str, with_role: Callable[[str, str], str]) -> str:
+    """The test database, connected to as the app role (how the storage service writes)."""
+    return with_role(migrated_url, app_role)
+
+
+def run_write(url: str, writer_cls: type[BatchWriter], method: str, *batches: list) -> list[int]:
+    async def main() -> list[int]:
+        async with AsyncConnectionPool(url, min_size=1, max_size=2, open=False) as pool:
+            writer = writer_cls(pool, method=method)
+            return [await writer.write(batch) for batch in batches]
+
+    return asyncio.run(main())
+
+
+def fetch(url: str, query: str, params: Any = None) -> list[dict[str, Any]]:
+    with psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def trace_id(tag: str, n: int) -> str:
+    return (tag.encode().hex() + f"{n:x}").rjust(32, "0")[-32:]
+
+
+# --- spans: exact values -------------------------------------------------------------------
+
+
+def sample_spans(tag: str) -> tuple[list[SpanRecord], list[dict[str, Any]]]:
+    """Spans and the exact rows expected back (computed by hand, not by the writer)."""
+    rich = SpanRecord(
+        trace_id=trace_id(tag, 1),
+        span_id="00f067aa0ba902b7",
+        parent_span_id="53995c3f42cd8ad8",
+        name="chat gpt-4o",
+        kind="client",
+        start_time_unix_nano=T0,
+        end_time_unix_nano=T0 + 1_234_567_891,
+        status_code="error",
+        status_message="rate\x00 limited",
+        service_name="chat-api",
+        scope_name="opentelemetry.instrumentation.openai_v2",
+        attributes={
+            "gen_ai.system": "openai",
+            "gen_ai.request.temperature": 0.2,
+            "gen_ai.request.max_tokens": 512,
+            "nested": {"k\x00ey": ["a\x00b", 1, True, None]},
+            "literal": "C:\\u0000dir",  # backslash-u0000 as text, not a NUL
+            "big": 2**70,
+            "tab": "a\tb\nc\\d\r",
+            "uni": "snow ☃ 😀",
+        },
+        resource_attributes={"service.name": "chat-api", "host.name": "h1"},
+        events=[{"name": "gen_ai.choice", "time_unix_nano": T0 + 5, "attributes": {"i": 0}}],
+        links=[{"trace_id": "ab" * 16, "span_id": "cd" * 8, "attributes": {}}],
+        is_llm=True,
+        provider="openai",
+        operation="chat",
+        request_model="gpt-4o",
+        response_model="gpt-4o-2024-08-06",
+        model="gpt-4o-2024-08-06",
+        input_tokens=1200,
+        output_tokens=345,
+        total_tokens=1545,
+        cache_read_tokens=1024,
+        cache_creation_tokens=0,
+        reasoning_tokens=None,
+        cost_usd=0.00645,
+        reported_cost_usd=0.0065,
+        conversation_id="conv-1",
+        user_id="user-\x00x",
+        input_messages=[{"role": "user", "content": "hi \x00there"}],
+        output_messages="plain text answer",
+        pii_types=["email", "pho\x00ne"],
+    )
+    rich_row = {
+        "start_time": T0_DT,
+        "end_time": datetime(2023, 11, 14, 22, 13, 21, 358024, tzinfo=UTC),
+        "duration_ms": 1234.567891,
+        "trace_id": rich.trace_id,
+        "span_id": "00f067aa0ba902b7",
+        "parent_span_id": "53995c3f42cd8ad8",
+        "service_name": "chat-api",
+        "name": "chat gpt-4o",
+        "kind": "client",
+        "status_code": "error",
+        "status_message": "rate limited",
+        "scope_name": "opentelemetry.instrumentation.openai_v2",
+        "is_llm": True,
+        "provider": "openai",
+        "operation": "chat",
+        "request_model": "gpt-4o",
+        "response_model": "gpt-4o-2024-08-06",
+        "model": "gpt-4o-2024-08-06",
+        "input_tokens": 1200,
+        "output_tokens": 345,
+        "total_tokens": 1545,
+        "cache_read_tokens": 1024,
+        "cache_creation_tokens": 0,
+        "reasoning_tokens": None,
+        "cost_usd": Decimal("0.006450000"),
+        "reported_cost_usd": Decimal("0.006500000"),
+        "conversation_id": "conv-1",
+        "user_id": "user-x",
+        "input_messages": [{"role": "user", "content": "hi there"}],
+        "output_messages": "plain text answer",
+        "pii_types": ["email", "phone"],
+        "attributes": {
+            "gen_ai.system": "openai",
+            "gen_ai.request.temperature": 0.2,
+            "gen_ai.request.max_tokens": 512,
+            "nested": {"key": ["ab", 1, True, None]},
+            "literal": "C:\\u0000dir",
+            "big": str(2**70),
+            "tab": "a\tb\nc\\d\r",
+            "uni": "snow ☃ 😀",
+        },
+        "resource_attributes": {"service.name": "chat-api", "host.name": "h1"},
+        "events": [{"name": "gen_ai.choice", "time_unix_nano": T0 + 5, "attributes": {"i": 0}}],
+        "links": [{"trace_id": "ab" * 16, "span_id": "cd" * 8, "attributes": {}}],
+    }
+    minimal = SpanRecord(
+        trace_id=trace_id(tag, 2),
+        span_id="0000000000000001",
+        parent_span_id=None,
+        name="GET /health",
+        kind="server",
+        start_time_unix_nano=T0,
+        end_time_unix_nano=T0,
+    )
+    minimal_row = {
+        "start_time": T0_DT,
+        "end_time": T0_DT,
+        "duration_ms": 0.0,
+        "trace_id": minimal.trace_id,
+        "span_id": "0000000000000001",
+        "parent_span_id": None,
+        "service_name": "unknown_service",
+        "name": "GET /health",
+        "kind": "server",
+        "status_code": "unset",
+        "is_llm": False,
+        "pii_types": [],
+        "attributes": {},
+        "resource_attributes": {},
+        "events": [],
+        "links": [],
+        **dict.fromkeys(
+            [
+                "status_message",
+                "scope_name",
+                "provider",
+                "operation",
+                "request_model",
+                "response_model",
+                "model",
+                "input_tokens",
+                "output_tokens",
+                "total_tokens",
+                "cache_read_tokens",
+                "cache_creation_tokens",
+                "reasoning_tokens",
+                "cost_usd",
+                "reported_cost_usd",
+                "conversation_id",
+                "user_id",
+                "input_messages",
+                "output_messages",
+            ]
+        ),
+    }
+    # Values PostgreSQL would reject become NULL instead of failing the batch.
+    odd = SpanRecord(
+        trace_id=trace_id(tag, 3),
+        span_id="0000000000000002",
+        parent_span_id="0000000000000001",
+        name="embed",
+        kind="client",
+        start_time_unix_nano=T0 + 2_000_000_000,
+        end_time_unix_nano=T0 + 1_000_000_000,  # ends before it starts
+        is_llm=True,
+        input_tokens=2**64,
+        cost_usd=float("nan"),
+        reported_cost_usd=1e12,
+        input_messages={"text": "\x00"},
+        attributes={"\x00": "only a nul key"},
+    )
+    odd_row = {
+        **minimal_row,
+        "start_time": T0_DT + timedelta(seconds=2),
+        "end_time": T0_DT + timedelta(seconds=1),
+        "trace_id": odd.trace_id,
+        "span_id": "0000000000000002",
+        "parent_span_id": "0000000000000001",
+        "name": "embed",
+        "kind": "client",
+        "is_llm": True,
+        "input_messages": {"text": ""},
+        "attributes": {"": "only a nul key"},
+    }
+    return [rich, minimal, odd], [rich_row, minimal_row, odd_row]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_spans_exact_values(app_url: str, migrated_url: str, method: str) -> None:
+    records, expected = sample_spans(f"exact-{method}")
+    assert run_write(app_url, SpanWriter, method, records) == [3]
+    rows = fetch(
+        migrated_url,
+        "SELECT * FROM spans WHERE trace_id = ANY(%s) ORDER BY trace_id",
+        ([r.trace_id for r in records],),
+    )
+    assert len(rows) == 3
+    for row, want in zip(rows, expected, strict=True):
+        ingested_at = row.pop("ingested_at")
+        assert abs(datetime.now(UTC) - ingested_at) < timedelta(minutes=5)
+        assert set(row) == set(want)
+        for column in SPANS.column_names:
+            assert row[column] == want[column], (method, want["trace_id"], column)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_duplicates_are_ignored(app_url: str, migrated_url: str, method: str) -> None:
+    records, _ = sample_spans(f"dup-{method}")
+    first, second = records[:2], records
+    results = run_write(app_url, SpanWriter, method, first, first, second, [records[2]] * 3)
+    # first batch: 2 new; retry: 0; overlapping batch: only the 3rd is new; in-batch dupes: 0
+    assert results == [2, 0, 1, 0]
+    count = fetch(
+        migrated_url,
+        "SELECT count(*) AS n FROM spans WHERE trace_id = ANY(%s)",
+        ([r.trace_id for r in records],),
+    )[0]["n"]
+    assert count == 3
+
+
+def test_in_batch_duplicates_are_inserted_once(app_url: str, migrated_url: str) -> None:
+    for method in METHODS:
+        records, _ = sample_spans(f"inbatch-{method}")
+        assert run_write(app_url, SpanWriter, method, [records[0], records[0]]) == [1]
+
+
+def test_empty_batch_and_bad_method(app_url: str) -> None:
+    assert run_write(app_url, SpanWriter, "copy", []) == [0]
+    with pytest.raises(ValueError, match="WRITE_METHOD"):
+        SpanWriter(None, method="bulk")  # type: ignore[arg-type]
+
+
+# --- metric points and log records ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_metric_points_exact_values(app_url: str, migrated_url: str, method: str) -> None:
+    name = f"gen_ai.client.token.usage.{method}"
+    histogram = MetricPointRecord(
+        metric_name=name,
+        metric_type="histogram",
+        time_unix_nano=T0,
+        start_time_unix_nano=T0 - 60_000_000_000,
+        service_name="chat-api",
+        scope_name="openai",
+        unit="{token}",
+        description="Measures number of input and output tokens used",
+        count=3,
+        sum=1545.0,
+        min=10.0,
+        max=1200.0,
+        buckets={"bounds": [1, 4, 16], "counts": [0, 0, 1, 2]},
+        is_monotonic=None,
+        aggregation_temporality="delta",
+        attributes={"gen_ai.token.type": "input\x00"},
+        resource_attributes={"service.name": "chat-api"},
+    )
+    gauge = MetricPointRecord(
+        metric_name=name, metric_type="gauge", time_unix_nano=T0 + 1000, value=-0.5
+    )
+    assert run_write(app_url, MetricPointWriter, method, [histogram, gauge]) == [2]
+    rows = fetch(
+        migrated_url,
+        "SELECT * FROM metric_points WHERE metric_name = %s ORDER BY time, metric_type DESC",
+        (name,),
+    )
+    assert rows[0] == {
+        "time": T0_DT,
+        "start_time": T0_DT - timedelta(seconds=60),
+        "metric_name": name,
+        "metric_type": "histogram",
+        "service_name": "chat-api",
+        "scope_name": "openai",
+        "unit": "{token}",
+        "description": "Measures number of input and output tokens used",
+        "value": None,
+        "count": 3,
+        "sum": 1545.0,
+        "min": 10.0,
+        "max": 1200.0,
+        "buckets": {"bounds": [1, 4, 16], "counts": [0, 0, 1, 2]},
+        "is_monotonic": None,
+        "aggregation_temporality": "delta",
+        "attributes": {"gen_ai.token.type": "input"},
+        "resource_attributes": {"service.name": "chat-api"},
+    }
+    assert rows[1]["value"] == -0.5 and rows[1]["service_name"] == "unknown_service"
+    assert rows[1]["time"] == T0_DT + timedelta(microseconds=1)
+    assert rows[1]["attributes"] == {} and rows[1]["buckets"] is None
+    assert len(rows) == 2
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_log_records_exact_values(app_url: str, migrated_url: str, method: str) -> None:
+    service = f"logs-{method}"
+    event = LogRecordRow(
+        time_unix_nano=T0,
+        observed_time_unix_nano=T0 + 1_000,
+        service_name=service,
+        scope_name="gen_ai",
+        severity_number=9,
+        severity_text="INFO",
+        body={"content": "hello \x00world", "role": "user"},
+        trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
+        span_id="00f067aa0ba902b7",
+        event_name="gen_ai.user.message",
+        attributes={"gen_ai.system": "openai"},
+        resource_attributes={"service.name": service},
+        pii_types=["person"],
+    )
+    plain = LogRecordRow(time_unix_nano=T0, service_name=service, body="line\x00 one\n")
+    assert run_write(app_url, LogRecordWriter, method, [event, plain]) == [2]
+    rows = fetch(
+        migrated_url,
+        "SELECT * FROM log_records WHERE service_name = %s ORDER BY trace_id NULLS LAST",
+        (service,),
+    )
+    assert rows == [
+        {
+            "time": T0_DT,
+            "observed_time": T0_DT + timedelta(microseconds=1),
+            "service_name": service,
+            "scope_name": "gen_ai",
+            "severity_number": 9,
+            "severity_text": "INFO",
+            "body": {"content": "hello world", "role": "user"},
+            "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+            "span_id": "00f067aa0ba902b7",
+            "event_name": "gen_ai.user.message",
+            "attributes": {"gen_ai.system": "openai"},
+            "resource_attributes": {"service.name": service},
+            "pii_types": ["person"],
+        },
+        {
+            "time": T0_DT,
+            "observed_time": None,
+            "service_name": service,
+            "scope_name": None,
+            "severity_number": None,
+            "severity_text": None,
+            "body": "line one\n",
+            "trace_id": None,
+            "span_id": None,
+            "event_name": None,
+            "attributes": {},
+            "resource_attributes": {},
+            "pii_types": [],
+        },
+    ]
+
+
+# --- JSON sanitising (no database) ---------------------------------------------------------
+
+
+def test_dump_json_strips_nul_escapes_only() -> None:
+    assert dump_json({"a": "x\x00y"}) == '{"a":"xy"}'
+    assert dump_json("\\u0000") == '"\\\\u0000"'  # the six characters stay
+    assert dump_json("\\\x00") == '"\\\\"'  # backslash + NUL -> backslash
+    assert dump_json({1: b"\x00\x01"}) == '{"1":"AAE="}'
+    assert dump_json([2**70, {"k": 2**65}]) == f'["{2**70}",{{"k":"{2**65}"}}]'
+    assert dump_json(float("nan")) == "null"
+
+
+# --- realistic load ------------------------------------------------------------------------
+
+MODELS = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4")]
+
+
+def realistic_spans(n: int, seed: int = 7) -> list[SpanRecord]:
+    """LLM client spans as openai-v2 instrumentation makes them: ~15 attributes each."""
+    rnd = random.Random(seed)
+    now = time.time_ns()
+    spans = []
+    for i in range(n):
+        provider, model = MODELS[i % len(MODELS)]
+        start = now - rnd.randrange(0, 3_600_000_000_000)
+        tin, tout = rnd.randrange(50, 4000), rnd.randrange(10, 800)
+        attrs = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.system": provider,
+            "gen_ai.request.model": model,
+            "gen_ai.response.model": f"{model}-2024-08-06",
+            "gen_ai.response.id": f"chatcmpl-{rnd.getrandbits(96):024x}",
+            "gen_ai.response.finish_reasons": ["stop"],
+            "gen_ai.usage.input_tokens": tin,
+            "gen_ai.usage.output_tokens": tout,
+            "gen_ai.request.temperature": 0.7,
+            "gen_ai.request.max_tokens": 1024,
+            "gen_ai.request.top_p": 1.0,
+            "server.address": "api.openai.com",
+            "server.port": 443,
+            "http.response.status_code": 200,
+            "user.id": f"user-{i % 97}",
+        }
+        spans.append(
+            SpanRecord(
+                trace_id=f"{rnd.getrandbits(128):032x}",
+                span_id=f"{rnd.getrandbits(64):016x}",
+                parent_span_id=f"{rnd.getrandbits(64):016x}" if i % 4 else None,
+                name=f"chat {model}",
+                kind="client",
+                start_time_unix_nano=start,
+                end_time_unix_nano=start + rnd.randrange(200_000_000, 9_000_000_000),
+                status_code="error" if i % 50 == 0 else "unset",
+                service_name=f"svc-{i % 5}",
+                scope_name="opentelemetry.instrumentation.openai_v2",
+                attributes=attrs,
+                resource_attributes={
+                    "service.name": f"svc-{i % 5}",
+                    "telemetry.sdk.name": "opentelemetry",
+                    "telemetry.sdk.language": "python",
+                    "telemetry.sdk.version": "1.28.0",
+                    "host.name": "worker-1",
+                },
+                is_llm=True,
+                provider=provider,
+                operation="chat",
+                request_model=model,
+                response_model=f"{model}-2024-08-06",
+                model=f"{model}-2024-08-06",
+                input_tokens=tin,
+                output_tokens=tout,
+                total_tokens=tin + tout,
+                cost_usd=tin * 2.5e-6 + tout * 1e-5,
+                conversation_id=f"conv-{i % 300}",
+                user_id=f"user-{i % 97}",
+                input_messages=[
+                    {"role": "system", "content": "You are a helpful assistant."},
+                    {"role": "user", "content": "Summarise this paragraph " * 8},
+                ],
+                output_messages=[{"role": "assistant", "content": "A short summary. " * 6}],
+            )
+        )
+    return spans
+
+
+def test_realistic_batch_copy(app_url: str, migrated_url: str) -> None:
+    spans = realistic_spans(2000, seed=11)
+    assert run_write(app_url, SpanWriter, "copy", spans[:1500], spans[500:]) == [1500, 500]
+    ids = [s.trace_id for s in spans]
+    n = fetch(migrated_url, "SELECT count(*) AS n FROM spans WHERE trace_id = ANY(%s)", (ids,))
+    assert n[0]["n"] == 2000
+
+
+@pytest.mark.skipif(not os.environ.get("LLMO_BENCH"), reason="set LLMO_BENCH=1 to measure")
+def test_throughput(
+    database_factory: Callable[[], str], app_role: str, with_role: Callable[[str, str], str]
+) -> None:
+    """rows/s for 10,000 realistic spans: copy (staging + ON CONFLICT), insert, plain COPY."""
+    url = database_factory()
+    migrate.upgrade(url)
+    n, rounds = 10_000, 5
+    spans = realistic_spans(n)
+
+    async def plain_copy(pool: AsyncConnectionPool, writer: SpanWriter) -> None:
+        rows = writer.rows(spans)
+        async with (
+            pool.connection() as conn,
+            conn.cursor() as cur,
+            cur.copy(SPANS.copy_sql(target="spans")) as copy,
+        ):
+            for row in rows:
+                await copy.write_row(row)
+
+    async def main() -> dict[str, list[float]]:
+        results: dict[str, list[float]] = {}
+        async with AsyncConnectionPool(with_role(url, app_role), min_size=1, open=False) as pool:
+            for _ in range(rounds):
+                for label in ("copy", "insert", "plain COPY (no dedupe)", "copy, all duplicates"):
+                    if label != "copy, all duplicates":
+                        async with pool.connection() as conn:
+                            await conn.execute("DELETE FROM spans")
+                    writer = SpanWriter(pool, method="insert" if label == "insert" else "copy")
+                    started = time.perf_counter()
+                    if label.startswith("plain"):
+                        await plain_copy(pool, writer)
+                    else:
+                        inserted = await writer.write(spans)
+                        assert inserted == (0 if "duplicates" in label else n)
+                    results.setdefault(label, []).append(n / (time.perf_counter() - started))
+            writer = SpanWriter(pool)
+            started = time.perf_counter()
+            writer.rows(spans)
+            results["row conversion only"] = [n / (time.perf_counter() - started)]
+        return results
+
+    results = asyncio.run(main())
+    print()
+    for label, rates in results.items():
+        print(
+            f"{label:>28}: median {statistics.median(rates):>8,.0f} rows/s, best "
+            f"{max(rates):>8,.0f}  (runs: " + ", ".join(f"{r:,.0f}" for r in rates) + ")"
+        )
+    with psycopg.connect(url) as conn:
+        assert conn.execute(sql.SQL("SELECT count(*) FROM spans")).fetchone()[0] == n
