@@ -35,15 +35,17 @@ TEST_PROJECT = "llm-observatory-test"
 # Stand-in images for machines that cannot pull (see .ci/airgap-images.sh).
 AIRGAP_ENV = ROOT / ".ci" / "airgap.env"
 
-# Service -> (published port variable, default, URL path) for the status table.
-SERVICE_URLS: dict[str, tuple[str, int, str]] = {
-    "collector": ("COLLECTOR_OTLP_HTTP_PORT", 4318, "/v1/traces (OTLP/HTTP), :4317 gRPC"),
-    "storage": ("STORAGE_API_PORT", 8081, "/health"),
-    "api": ("API_PORT", 8080, "/api/v1, /graphql, /docs"),
-    "grafana": ("GRAFANA_PORT", 3000, "/"),
-    "prometheus": ("PROMETHEUS_PORT", 9090, "/"),
-    "jaeger": ("JAEGER_UI_PORT", 16686, "/"),
-    "pgadmin": ("PGADMIN_PORT", 5050, "/"),
+# Service -> what a person opens, per container port: {host} and {port} are the
+# published ones, read from `docker compose ps`.
+SERVICE_URLS: dict[str, list[tuple[int, str]]] = {
+    "collector": [(4318, "http://{host}:{port}/v1/traces"), (4317, "grpc {host}:{port}")],
+    "storage": [(8080, "http://{host}:{port}/health")],
+    "api": [(8080, "http://{host}:{port}/docs"), (8080, "http://{host}:{port}/graphql")],
+    "grafana": [(3000, "http://{host}:{port}")],
+    "prometheus": [(9090, "http://{host}:{port}")],
+    "alertmanager": [(9093, "http://{host}:{port}")],
+    "jaeger": [(16686, "http://{host}:{port}")],
+    "pgadmin": [(80, "http://{host}:{port}")],
 }
 # Ports the stack publishes by default, checked by `invoke doctor`.
 PLAN_PORTS = {
@@ -113,12 +115,24 @@ def in_service(c: Context, mode: str, service: str, command: str, profile: str =
         compose(c, mode, f"{profile_flag}run --rm {service} {command}")
 
 
-def _published_ports(container: dict) -> list[tuple[str, int]]:
-    ports = []
-    for publisher in container.get("Publishers") or []:
-        if publisher.get("PublishedPort"):
-            ports.append((publisher.get("URL") or "127.0.0.1", publisher["PublishedPort"]))
-    return ports
+def service_url(container: dict) -> str:
+    """Where a person reaches the service, from the ports Compose really published."""
+    published = {
+        p["TargetPort"]: (p.get("URL") or "127.0.0.1", p["PublishedPort"])
+        for p in container.get("Publishers") or []
+        if p.get("PublishedPort")
+    }
+    if not published:
+        return "internal"
+    urls = []
+    for target, template in SERVICE_URLS.get(container.get("Service", ""), []):
+        if target in published:
+            host, port = published[target]
+            host = "localhost" if host in {"127.0.0.1", "0.0.0.0", "::"} else host  # noqa: S104
+            urls.append(template.format(host=host, port=port))
+    if urls:
+        return "  ".join(urls)
+    return ", ".join(f"{host}:{port}" for host, port in sorted(published.values()))
 
 
 def status_table(c: Context, mode: str) -> tuple[str, bool]:
@@ -132,15 +146,7 @@ def status_table(c: Context, mode: str) -> tuple[str, bool]:
         health = container.get("Health") or ("running" if state == "running" else state)
         ok = health in {"healthy", "running"} and state == "running"
         all_healthy &= ok
-        url = ""
-        if service in SERVICE_URLS:
-            variable, default, path = SERVICE_URLS[service]
-            port = os.environ.get(variable, str(default))
-            bind = os.environ.get("BIND_ADDRESS", "127.0.0.1")
-            url = f"http://{'localhost' if bind in {'127.0.0.1', '0.0.0.0'} else bind}:{port}{path}"  # noqa: S104
-        elif ports := _published_ports(container):
-            url = ", ".join(f"{host}:{port}" for host, port in ports)
-        rows.append((("OK " if ok else "!! ") + service, health, url))
+        rows.append((("OK " if ok else "!! ") + service, health, service_url(container)))
     width = max([len(row[0]) for row in rows] + [10])
     lines = [f"{'SERVICE'.ljust(width)}  {'HEALTH'.ljust(10)}  URL"]
     lines += [f"{name.ljust(width)}  {health.ljust(10)}  {url}" for name, health, url in rows]
@@ -399,3 +405,44 @@ def test(c, selection="all", k="", extra=""):
         args.append(extra)
     with c.cd(str(ROOT)):
         c.run(f"{sys.executable} -m pytest {' '.join(args)}", pty=False)
+
+
+# ---------------------------------------------------------------------------
+# Benchmarks
+# ---------------------------------------------------------------------------
+
+
+def published(c: Context, mode: str, service: str, port: int) -> str:
+    """host:port Compose published for a service's container port."""
+    result = compose(c, mode, f"port {service} {port}", hide=True, warn=True)
+    if not (result and result.ok and result.stdout.strip()):
+        raise Exit(f"{service} is not running in mode {mode}: start it with invoke up", code=1)
+    return result.stdout.strip().replace("0.0.0.0", "127.0.0.1")  # noqa: S104
+
+
+@task(
+    help={
+        "mode": MODE_HELP + "; use a stack with a persistent volume, not test (tmpfs)",
+        "senders": "concurrent OTLP/HTTP senders",
+        "batch": "spans per request",
+        "requests": "requests in total",
+    }
+)
+def bench_ingest(c, mode="base", senders=8, batch=500, requests=300):
+    """Measure end-to-end ingest: spans/s committed and export latency p50/p95/p99."""
+    otlp = published(c, mode, "collector", 4318)
+    user = os.environ.get("DB_USER", "postgres")
+    password = os.environ.get("DB_PASSWORD", "postgres_dev_password")
+    name = os.environ.get("DB_NAME", "llm_observatory")
+    db_port = os.environ.get("DB_PORT", "5432")
+    db_result = compose(c, mode, f"port timescaledb {db_port}", hide=True, warn=True)
+    db_args = ""
+    if db_result and db_result.ok and db_result.stdout.strip():
+        db = db_result.stdout.strip().replace("0.0.0.0", "127.0.0.1")  # noqa: S104
+        db_args = f" --database-url postgresql://{user}:{password}@{db}/{name}"
+    with c.cd(str(ROOT)):
+        c.run(
+            f"{sys.executable} tests/performance/ingest_benchmark.py --otlp-url http://{otlp}"
+            f" --senders {senders} --batch {batch} --requests {requests}{db_args}",
+            pty=False,
+        )

@@ -34,7 +34,7 @@ def test_stack(docker) -> Stack:
     stack = Stack("test")
     stack.down()  # a previous run killed mid-way must not leak state into this one
     try:
-        stack.up()
+        stack.up(build=True)
         yield stack
     finally:
         if not os.environ.get("LLMO_KEEP_STACK"):

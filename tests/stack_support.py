@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,6 +112,30 @@ class Stack:
             check=check,
             env={"PGPASSWORD": password},
         )
+
+    def port(self, service: str, container_port: int) -> int:
+        """The host port Compose published for a container port."""
+        out = self.compose("port", service, str(container_port)).stdout.strip()
+        return int(out.rsplit(":", 1)[1])
+
+    def url(self, service: str, container_port: int, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.port(service, container_port)}{path}"
+
+    def database_url(self, database: str | None = None) -> str:
+        """Superuser URL of the stack's database, from the host."""
+        user = os.environ.get("DB_USER", "postgres")
+        password = os.environ.get("DB_PASSWORD", "postgres_dev_password")
+        name = database or os.environ.get("DB_NAME", "llm_observatory")
+        port = self.port("timescaledb", int(os.environ.get("DB_PORT", "5432")))
+        return f"postgresql://{user}:{password}@127.0.0.1:{port}/{name}"
+
+    def wait_healthy(self, service: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.service_health().get(service) == "healthy":
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"{service} not healthy after {timeout}s: {self.service_health()}")
 
     def service_health(self) -> dict[str, str]:
         table = self.compose("ps", "--all", "--format", "json").stdout

@@ -53,8 +53,10 @@ def configure_logging(
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
-    # One line per request at info is noise at 10k spans/s; keep access logs for debug.
-    logging.getLogger("uvicorn.access").setLevel("DEBUG" if level == "debug" else "WARNING")
+    # One line per request at info is noise at 10k spans/s; keep them for debug.
+    chatty = "DEBUG" if level == "debug" else "WARNING"
+    for name in ("uvicorn.access", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(chatty)
 
 
 def _bind_service(service: str) -> structlog.types.Processor:

@@ -1,23 +1,27 @@
 """The storage service: the ingest API the collector calls, in front of the batch writers.
 
-POST /v1/ingest/{traces|metrics|logs} with {"records": [...]} answers 200 only after
-the records are committed. Concurrent requests share transactions (core.batching), so
+POST /v1/ingest/{traces|metrics|logs} with {"columns": [...], "rows": [[...], ...]}
+(rows built by the table's spec in core.rows) answers 200 only after the rows are
+committed. Concurrent requests share transactions (core.batching), so
 the database sees few large COPYs however many exports arrive.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 import orjson
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from llm_observatory.core.batching import Backpressure, BatchQueue
+from llm_observatory.core.batching import Backpressure, BatchFailed, BatchQueue
 from llm_observatory.core.logging import get_logger
-from llm_observatory.core.records import LogRecordRow, MetricPointRecord, SpanRecord
+from llm_observatory.core.rows import TABLE_SPECS
 from llm_observatory.core.settings import StorageSettings
 from llm_observatory.storage import metrics
+from llm_observatory.storage.migrate import MigrationError, run_migrations_locked
 from llm_observatory.storage.writer import (
     BatchWriter,
     LogRecordWriter,
@@ -27,11 +31,11 @@ from llm_observatory.storage.writer import (
 
 log = get_logger(__name__)
 
-# signal -> (record type, writer type, table)
-SIGNALS: dict[str, tuple[type, type[BatchWriter], str]] = {
-    "traces": (SpanRecord, SpanWriter, "spans"),
-    "metrics": (MetricPointRecord, MetricPointWriter, "metric_points"),
-    "logs": (LogRecordRow, LogRecordWriter, "log_records"),
+# signal -> (writer type, table)
+SIGNALS: dict[str, tuple[type[BatchWriter], str]] = {
+    "traces": (SpanWriter, "spans"),
+    "metrics": (MetricPointWriter, "metric_points"),
+    "logs": (LogRecordWriter, "log_records"),
 }
 INGEST_PREFIX = "/v1/ingest/"
 
@@ -40,23 +44,33 @@ class InvalidBatch(ValueError):
     pass
 
 
-def decode_records(signal: str, body: bytes) -> list[Any]:
-    record_type = SIGNALS[signal][0]
+def decode_rows(signal: str, body: bytes) -> list[list[Any]]:
+    """The rows of an ingest body, checked against the table's columns."""
+    columns = TABLE_SPECS[signal].column_names
     try:
         payload = orjson.loads(body)
-        raw = payload["records"]
-        return [record_type(**item) for item in raw]
-    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-        raise InvalidBatch(
-            f"body must be {{'records': [{record_type.__name__}, ...]}}: {exc}"
-        ) from exc
+    except orjson.JSONDecodeError as exc:
+        raise InvalidBatch(f"body is not JSON: {exc}") from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("rows"), list):
+        raise InvalidBatch('body must be {"columns": [...], "rows": [[...], ...]}')
+    if tuple(payload.get("columns") or ()) != columns:
+        # A collector of another version: refuse rather than write columns crosswise.
+        raise InvalidBatch(f"columns must be {list(columns)}, got {payload.get('columns')}")
+    rows = payload["rows"]
+    width = len(columns)
+    for index, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != width:
+            raise InvalidBatch(f"row {index} is not a list of {width} values")
+    return rows
 
 
 class Storage:
     def __init__(self, settings: StorageSettings, pool: AsyncConnectionPool) -> None:
         self.pool = pool
+        self.settings = settings
+        self._repair = asyncio.Lock()
         self.queues: dict[str, BatchQueue] = {}
-        for signal, (_, writer_type, table) in SIGNALS.items():
+        for signal, (writer_type, table) in SIGNALS.items():
             writer = writer_type(pool, settings.write_method)
             self.queues[signal] = BatchQueue(
                 f"write-{table}",
@@ -72,15 +86,31 @@ class Storage:
                 ).inc(),
             )
 
-    @staticmethod
-    def _writer(writer: BatchWriter, table: str) -> Callable:
-        async def write(records: list[Any]) -> None:
+    def _writer(self, writer: BatchWriter, table: str) -> Callable:
+        async def write(rows: list[list[Any]]) -> None:
             with metrics.FLUSH_DURATION.labels(table).time():
-                await writer.write(records)
-            metrics.BATCH_ROWS.labels(table).observe(len(records))
-            metrics.ROWS_WRITTEN.labels(table).inc(len(records))
+                try:
+                    await writer.write_rows(rows)
+                except psycopg.errors.UndefinedTable:
+                    # The database was recreated under us (a reset, a new volume):
+                    # bring the schema back, then write.
+                    await self.restore_schema()
+                    await writer.write_rows(rows)
+            metrics.BATCH_ROWS.labels(table).observe(len(rows))
+            metrics.ROWS_WRITTEN.labels(table).inc(len(rows))
 
         return write
+
+    async def restore_schema(self) -> None:
+        if not self.settings.run_migrations:
+            raise BatchFailed("the schema is missing and RUN_MIGRATIONS=false: run migrations")
+        async with self._repair:
+            log.warning("tables missing: re-applying migrations")
+            try:
+                await asyncio.to_thread(run_migrations_locked, self.settings.migrations_url)
+            except MigrationError as exc:
+                log.error("schema repair failed", error=str(exc))
+                raise BatchFailed(str(exc)) from exc
 
     def start(self) -> None:
         for queue in self.queues.values():
@@ -90,9 +120,9 @@ class Storage:
         for queue in self.queues.values():
             await queue.stop()
 
-    async def ingest(self, signal: str, records: list[Any]) -> None:
-        metrics.ROWS_RECEIVED.labels(SIGNALS[signal][2]).inc(len(records))
-        await self.queues[signal].submit(records)
+    async def ingest(self, signal: str, rows: list[list[Any]]) -> None:
+        metrics.ROWS_RECEIVED.labels(SIGNALS[signal][1]).inc(len(rows))
+        await self.queues[signal].submit(rows)
 
     async def check_database(self) -> None:
         try:
@@ -129,12 +159,12 @@ class IngestApp:
             return
         body = await _read(receive)
         try:
-            records = decode_records(signal, body)
+            rows = decode_rows(signal, body)
         except InvalidBatch as exc:
             await _json(send, 400, {"error": str(exc)})
             return
         try:
-            await self.storage.ingest(signal, records)
+            await self.storage.ingest(signal, rows)
         except Backpressure as exc:
             await _json(
                 send,
@@ -143,7 +173,7 @@ class IngestApp:
                 [(b"retry-after", str(exc.retry_after).encode())],
             )
             return
-        await _json(send, 200, {"accepted": len(records)})
+        await _json(send, 200, {"accepted": len(rows)})
 
     async def _health(self, send: Callable) -> None:
         try:

@@ -1,0 +1,59 @@
+"""Prometheus metrics of the collector. Names are read by the alert rules and dashboards."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+ITEMS_RECEIVED = Counter(
+    "llmo_collector_items_received",
+    "Spans, metric points or log records received, by signal and protocol.",
+    ["signal", "protocol"],
+)
+ITEMS_ACCEPTED = Counter(
+    "llmo_collector_items_accepted",
+    "Items stored and acknowledged to the sender.",
+    ["signal", "protocol"],
+)
+ITEMS_REJECTED = Counter(
+    "llmo_collector_items_rejected",
+    "Items refused, by reason (invalid, queue_full, storage_unavailable, too_large, malformed).",
+    ["signal", "protocol", "reason"],
+)
+REQUESTS = Counter(
+    "llmo_collector_requests",
+    "OTLP export requests by signal, protocol and answer code (HTTP status or gRPC code).",
+    ["signal", "protocol", "code"],
+)
+EXPORT_DURATION = Histogram(
+    "llmo_collector_export_duration_seconds",
+    "Time from receiving an export request to answering it.",
+    ["signal", "protocol"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+QUEUE_DEPTH = Gauge("llmo_collector_queue_depth", "Items waiting to be forwarded to storage.")
+QUEUE_CAPACITY = Gauge("llmo_collector_queue_capacity", "MAX_QUEUE_SIZE: the queue's limit.")
+BATCH_SIZE = Histogram(
+    "llmo_collector_batch_size",
+    "Items per batch forwarded to storage.",
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000),
+)
+FORWARD_DURATION = Histogram(
+    "llmo_collector_forward_duration_seconds",
+    "Time for storage to commit one forwarded batch.",
+    ["signal"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+FORWARD_FAILURES = Counter(
+    "llmo_collector_forward_failures", "Batches storage did not commit.", ["signal"]
+)
+LLM_SPANS = Counter("llmo_collector_llm_spans", "LLM spans recognised, by provider.", ["provider"])
+# By provider only: model names come from clients, and a label per name would grow
+# without bound. The collector logs which model missed.
+COST_MISSES = Counter(
+    "llmo_collector_cost_misses",
+    "LLM spans whose cost could not be computed (unknown model), by provider.",
+    ["provider"],
+)
+PII_DETECTIONS = Counter(
+    "llmo_collector_pii_detections", "Items in which PII was found and redacted, by kind.", ["kind"]
+)

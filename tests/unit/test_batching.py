@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from llm_observatory.core.batching import BatchFailed, BatchQueue, QueueFull
+
+
+def make_queue(handler, **overrides) -> BatchQueue:
+    options = {
+        "batch_size": 100,
+        "linger": 0.0,
+        "max_items": 1000,
+        "workers": 1,
+        "timeout": 5.0,
+    } | overrides
+    return BatchQueue("test", handler, **options)
+
+
+async def test_submit_returns_after_the_handler_has_the_items():
+    seen: list[int] = []
+
+    async def handler(items):
+        seen.extend(items)
+
+    queue = make_queue(handler)
+    queue.start()
+    await queue.submit([1, 2, 3])
+    assert seen == [1, 2, 3]
+    await queue.stop()
+
+
+async def test_concurrent_submits_share_batches():
+    batches: list[list[int]] = []
+    gate = asyncio.Event()
+
+    async def handler(items):
+        batches.append(list(items))
+        await gate.wait()
+
+    queue = make_queue(handler, batch_size=50)
+    queue.start()
+    first = asyncio.create_task(queue.submit([0]))
+    await asyncio.sleep(0.01)  # the worker is now busy with the first batch
+    rest = [asyncio.create_task(queue.submit([i, i])) for i in range(1, 11)]
+    await asyncio.sleep(0.01)
+    gate.set()
+    await asyncio.gather(first, *rest)
+    assert batches[0] == [0]
+    assert len(batches) == 2 and len(batches[1]) == 20  # ten exports, one transaction
+    await queue.stop()
+
+
+async def test_batches_respect_batch_size_without_splitting_an_export():
+    batches: list[int] = []
+    gate = asyncio.Event()
+
+    async def handler(items):
+        batches.append(len(items))
+        await gate.wait()
+
+    queue = make_queue(handler, batch_size=10)
+    queue.start()
+    blocker = asyncio.create_task(queue.submit([0]))
+    await asyncio.sleep(0.01)
+    tasks = [asyncio.create_task(queue.submit(list(range(4)))) for _ in range(5)]
+    await asyncio.sleep(0.01)
+    gate.set()
+    await asyncio.gather(blocker, *tasks)
+    assert batches == [1, 8, 8, 4]
+    await queue.stop()
+
+
+async def test_a_failed_batch_fails_every_export_in_it():
+    async def handler(items):
+        raise ConnectionError("database went away")
+
+    queue = make_queue(handler)
+    queue.start()
+    results = await asyncio.gather(queue.submit([1]), queue.submit([2]), return_exceptions=True)
+    assert all(isinstance(result, BatchFailed) for result in results)
+    assert "database went away" in str(results[0])
+    assert queue.queued == 0
+    await queue.stop()
+
+
+async def test_queue_full_refuses_beyond_max_items_and_recovers():
+    gate = asyncio.Event()
+
+    async def handler(items):
+        await gate.wait()
+
+    queue = make_queue(handler, max_items=10)
+    queue.start()
+    pending = [asyncio.create_task(queue.submit([0] * 5)) for _ in range(2)]
+    await asyncio.sleep(0.01)
+    with pytest.raises(QueueFull, match="10 of 10"):
+        await queue.submit([1])
+    gate.set()
+    await asyncio.gather(*pending)
+    await queue.submit([1])  # room again
+    await queue.stop()
+
+
+async def test_linger_waits_for_company_but_not_longer():
+    batches: list[int] = []
+
+    async def handler(items):
+        batches.append(len(items))
+
+    queue = make_queue(handler, linger=0.05)
+    queue.start()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await asyncio.gather(queue.submit([1]), queue.submit([2]))
+    elapsed = loop.time() - started
+    assert batches == [2]
+    assert 0.04 <= elapsed < 1.0
+    await queue.stop()
+
+
+async def test_timeout_is_a_retryable_failure():
+    async def handler(items):
+        await asyncio.sleep(10)
+
+    queue = make_queue(handler, timeout=0.05)
+    queue.start()
+    with pytest.raises(BatchFailed, match="not committed within"):
+        await queue.submit([1])
+    await queue.stop(drain_seconds=0)
+
+
+async def test_stop_drains_what_is_queued():
+    seen: list[int] = []
+
+    async def handler(items):
+        await asyncio.sleep(0.01)
+        seen.extend(items)
+
+    queue = make_queue(handler, batch_size=1)
+    queue.start()
+    tasks = [asyncio.create_task(queue.submit([i])) for i in range(5)]
+    await asyncio.sleep(0)
+    await queue.stop()
+    await asyncio.gather(*tasks)
+    assert sorted(seen) == [0, 1, 2, 3, 4]
