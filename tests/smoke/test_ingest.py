@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
 import threading
 import time
 import uuid
@@ -434,3 +435,22 @@ def test_storage_restores_the_schema_when_the_database_loses_it(stack, db):
     assert db.execute("SELECT to_regclass('spans')").fetchone()[0] is None
     _still_serving(stack.url("collector", 4318), db)  # 200, and the row is there
     assert migrate.current(stack.database_url()) is not None
+
+
+@pytest.mark.parametrize("service", ["collector", "storage"])
+def test_services_stop_gracefully_on_sigterm(stack, service):
+    """`docker compose stop` must end the process itself, not leave Docker to SIGKILL it."""
+    try:
+        stack.compose("stop", service)
+        container = stack.compose("ps", "--all", "-q", service).stdout.strip()
+        inspected = subprocess.run(
+            ["docker", "inspect", "-f", "{{.State.ExitCode}}", container],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert inspected.stdout.strip() == "0", f"{service} exited {inspected.stdout.strip()}"
+    finally:
+        stack.compose("start", service)
+        stack.wait_healthy(service)
+        stack.wait_healthy("collector")

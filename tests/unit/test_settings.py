@@ -93,3 +93,19 @@ def test_development_tolerates_development_secrets(monkeypatch):
     monkeypatch.setenv("ENVIRONMENT", "development")
     monkeypatch.setenv("DATABASE_URL", "postgresql://app:app_dev_password@db:5432/x")
     ApiSettings().check_production()
+
+
+def test_production_collector_needs_no_database_secrets(monkeypatch):
+    from llm_observatory.core.settings import CollectorSettings
+
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    CollectorSettings().check_production()  # it holds none, so nothing to refuse
+
+
+def test_production_storage_checks_the_migration_url_too(monkeypatch):
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:s3cret@db:5432/x")
+    monkeypatch.setenv("REDIS_URL", "redis://:s3cret-redis@redis:6379/0")
+    monkeypatch.setenv("MIGRATION_DATABASE_URL", "postgresql://postgres:postgres_dev_password@db/x")
+    with pytest.raises(InsecureConfiguration, match="DB_PASSWORD"):
+        StorageSettings().check_production()

@@ -79,13 +79,16 @@ async def serve(settings: CollectorSettings) -> None:
         if task in servers and task.exception():
             log.error("server failed", error=str(task.exception()))
     log.info("collector stopping: finishing exports in flight")
-    # Stop taking new work, let in-flight exports finish, then close.
+    # Stop taking new work, let in-flight exports finish, then close the rest.
+    http_task, ops_task = servers
     http.should_exit = True
     await grpc_server.stop(grace=10)
-    await asyncio.gather(*servers, return_exceptions=True)
-    ops.should_exit = True
+    await asyncio.gather(http_task, return_exceptions=True)
     await forwarder.stop()
+    ops.should_exit = True
+    await asyncio.gather(ops_task, return_exceptions=True)
     await storage.close()
+    log.info("collector stopped")
 
 
 def main() -> None:

@@ -55,8 +55,11 @@ def configure_logging(
         logger.propagate = True
     # One line per request at info is noise at 10k spans/s; keep them for debug.
     chatty = "DEBUG" if level == "debug" else "WARNING"
-    for name in ("uvicorn.access", "httpx", "httpcore"):
+    for name in ("uvicorn.access", "httpx"):
         logging.getLogger(name).setLevel(chatty)
+    # Even in debug mode: a dozen lines per HTTP request hide everything else.
+    for name in ("httpcore", "grpc._cython.cygrpc", "asyncio"):
+        logging.getLogger(name).setLevel("WARNING")
 
 
 def _bind_service(service: str) -> structlog.types.Processor:

@@ -126,6 +126,10 @@ class CollectorSettings(CommonSettings):
     def _duration(cls, value: str | float) -> float:
         return parse_duration(value)
 
+    def insecure_defaults(self) -> list[str]:
+        # The collector connects to neither the database nor Redis: nothing to refuse.
+        return []
+
     @staticmethod
     def split_endpoint(endpoint: str) -> tuple[str, int]:
         host, _, port = endpoint.rpartition(":")
@@ -158,6 +162,13 @@ class StorageSettings(CommonSettings):
     @cached_property
     def migrations_url(self) -> str:
         return self.migration_database_url or self.database_url
+
+    def insecure_defaults(self) -> list[str]:
+        found = super().insecure_defaults()
+        password = urlsplit(self.migrations_url).password
+        if password in DEVELOPMENT_SECRETS.values():
+            found.append(_which_secret(password))
+        return found
 
 
 class ApiSettings(CommonSettings):
