@@ -11,6 +11,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import socket
 import sys
@@ -58,6 +59,7 @@ PLAN_PORTS = {
     "API_METRICS_PORT": 9093,
     "GRAFANA_PORT": 3000,
     "PROMETHEUS_PORT": 9090,
+    "ALERTMANAGER_PORT": 9094,
     "JAEGER_UI_PORT": 16686,
 }
 
@@ -145,6 +147,8 @@ def status_table(c: Context, mode: str) -> tuple[str, bool]:
         state = container.get("State", "?")
         health = container.get("Health") or ("running" if state == "running" else state)
         ok = health in {"healthy", "running"} and state == "running"
+        if state == "exited" and container.get("ExitCode") == 0:
+            health, ok = "done", True  # a one-shot (jaeger-init) that did its job
         all_healthy &= ok
         rows.append((("OK " if ok else "!! ") + service, health, service_url(container)))
     width = max([len(row[0]) for row in rows] + [10])
@@ -212,6 +216,19 @@ def ps(c, mode="base"):
     print(table)
 
 
+@task(help={"mode": MODE_HELP})
+def status(c, mode="base"):
+    """Each service's health and URL (Grafana, Prometheus, Jaeger...); exit 1 if one is not OK."""
+    table, healthy = status_table(c, mode)
+    print(table)
+    if not healthy:
+        raise Exit(
+            f"\nSome services are not healthy. See why: "
+            f"`{compose_command(mode, 'logs --tail 50 SERVICE')}`",
+            code=1,
+        )
+
+
 @task(
     help={
         "mode": MODE_HELP,
@@ -223,6 +240,89 @@ def ps(c, mode="base"):
 def logs(c, mode="base", service="", follow=False, tail=200):
     """Show service logs."""
     compose(c, mode, f"logs --tail {tail}{' --follow' if follow else ''} {service}")
+
+
+# ---------------------------------------------------------------------------
+# Modes
+# ---------------------------------------------------------------------------
+
+SERVICES_HELP = "comma-separated services to start (default: all)"
+
+
+@task(
+    help={
+        "services": SERVICES_HELP,
+        "follow": "follow the logs afterwards (Ctrl-C stops following, not the stack)",
+    }
+)
+def dev(c, services="", follow=False):
+    """Start dev mode: source mounted, every Python service reloads when you save."""
+    up(c, mode="dev", build=True, services=services)
+    print("Edit src/: the service restarts in about 2 s. Logs: invoke logs --mode dev -f")
+    if follow:
+        compose(c, "dev", "logs --follow --tail 20", warn=True)
+
+
+@task(
+    help={
+        "services": SERVICES_HELP,
+        "wait": "each service waits for the debugger to attach before it starts",
+    }
+)
+def debug(c, services="", wait=False):
+    """Start debug mode: services under debugpy on 5678 (collector), 5679 (storage), 5680 (api)."""
+    os.environ["DEBUGPY_WAIT_FOR_CLIENT"] = "true" if wait else "false"
+    if wait:
+        # Services wait for the IDE, so their healthchecks cannot pass before it attaches.
+        compose(c, "debug", f"up --detach --build {services.replace(',', ' ')}")
+    else:
+        up(c, mode="debug", build=True, services=services)
+    print("Attach with VS Code: Run and Debug > 'Attach: all services' (.vscode/launch.json).")
+
+
+@task(help={"services": SERVICES_HELP})
+def prod(c, services=""):
+    """Start production mode: release images, hardened, limited, JSON logs."""
+    up(c, mode="prod", build=True, services=services)
+
+
+@task(
+    help={
+        "mode": MODE_HELP,
+        "service": "only this service (default: every service that builds)",
+        "no_cache": "rebuild every layer",
+    }
+)
+def build(c, mode="base", service="", no_cache=False):
+    """Build the application images of a mode."""
+    compose(c, mode, f"build{' --no-cache' if no_cache else ''} {service}".strip())
+
+
+@task(help={"mode": MODE_HELP, "service": "only this service (default: all)"})
+def restart(c, mode="base", service=""):
+    """Restart services (after changing .env, recreate instead: invoke up)."""
+    compose(c, mode, f"restart {service}".strip())
+
+
+@task(
+    help={
+        "mode": MODE_HELP,
+        "yes": "do not ask: delete the volumes (all data) without confirmation",
+        "images": "also remove the images built for this project",
+    }
+)
+def clean(c, mode="base", yes=False, images=False):
+    """Remove the stack with its volumes (all its data) after asking; --images too."""
+    project = project_name(mode)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise Exit("refusing to delete volumes without a terminal to ask: add --yes", code=1)
+        answer = input(f"Delete every volume of {project} (all its data)? [y/N] ")
+        if answer.strip().lower() not in {"y", "yes"}:
+            print("Nothing deleted.")
+            return
+    flags = " --rmi local" if images else ""
+    compose(c, mode, f"--profile '*' down --volumes --remove-orphans{flags}")
 
 
 # ---------------------------------------------------------------------------
@@ -390,10 +490,27 @@ TEST_SELECTIONS = {
         "selection": f"which tests: {', '.join(TEST_SELECTIONS)} (default: all)",
         "k": "only tests matching this pytest -k expression",
         "extra": "further pytest arguments, quoted",
+        "in_docker": "run unit + integration tests in the test-runner container, inside "
+        "the isolated test stack's network",
     }
 )
-def test(c, selection="all", k="", extra=""):
+def test(c, selection="all", k="", extra="", in_docker=False):
     """Run the test suite; the smoke and integration tests start an isolated test stack."""
+    if in_docker:
+        if extra or k:
+            os.environ["TEST_RUNNER_ARGS"] = " ".join(
+                [TEST_SELECTIONS[selection], f"-k {k!r}" if k else "", extra]
+            ).strip()
+        try:
+            compose(
+                c,
+                "test",
+                "--profile runner up --build --abort-on-container-exit "
+                "--exit-code-from test-runner test-runner",
+            )
+        finally:
+            compose(c, "test", "--profile '*' down --volumes --remove-orphans", warn=True)
+        return
     if selection not in TEST_SELECTIONS:
         raise Exit(
             f"unknown selection {selection!r}: choose one of {', '.join(TEST_SELECTIONS)}", code=2
@@ -418,6 +535,17 @@ def published(c: Context, mode: str, service: str, port: int) -> str:
     if not (result and result.ok and result.stdout.strip()):
         raise Exit(f"{service} is not running in mode {mode}: start it with invoke up", code=1)
     return result.stdout.strip().replace("0.0.0.0", "127.0.0.1")  # noqa: S104
+
+
+@task(help={"skip_cold": "skip the cold start (a rebuild without Docker's layer cache)"})
+def bench(c, skip_cold=False):
+    """Measure start-up, warm restart, hot reload, idle RAM/CPU and image disk (a table)."""
+    with c.cd(str(ROOT)):
+        c.run(
+            f"{sys.executable} tests/performance/stack_benchmark.py"
+            + (" --skip-cold" if skip_cold else ""),
+            pty=False,
+        )
 
 
 @task(
@@ -446,3 +574,223 @@ def bench_ingest(c, mode="base", senders=8, batch=500, requests=300):
             f" --senders {senders} --batch {batch} --requests {requests}{db_args}",
             pty=False,
         )
+
+
+# ---------------------------------------------------------------------------
+# Database and tools (the cli service, profile tools)
+# ---------------------------------------------------------------------------
+# Each task is the CLI's command of the same name, run in the stack by the cli service
+# (`docker compose --profile tools run --rm cli ...`), so it reaches the database by its
+# in-network name and writes backups to the backup_data volume.
+
+ROLE_HELP = "connect as owner (default), app or readonly"
+
+
+def cli(c: Context, mode: str, args: str) -> None:
+    in_service(c, mode, "cli", args, profile="tools")
+
+
+@task(
+    help={
+        "mode": MODE_HELP,
+        "revert": "undo the newest applied migration",
+        "create": "write a new revision file with this name (source checkout)",
+        "status": "list revisions, applied or pending",
+    }
+)
+def migrate(c, mode="base", revert=False, create="", status=False):
+    """Apply the schema migrations (or --revert, --create NAME, --status)."""
+    chosen = [
+        name for name, on in (("revert", revert), ("create", create), ("status", status)) if on
+    ]
+    if len(chosen) > 1:
+        raise Exit(f"choose one of --revert, --create, --status (got {', '.join(chosen)})", code=2)
+    if create:
+        # A revision file belongs in the source tree, not in a container's filesystem.
+        with c.cd(str(ROOT)):
+            c.run(
+                f"{sys.executable} -m llm_observatory.cli.main migrate create {shlex.quote(create)}"
+            )
+        return
+    cli(c, mode, "migrate " + ("revert" if revert else "status" if status else "run"))
+
+
+@task(
+    help={
+        "mode": MODE_HELP,
+        "count": "spans to write",
+        "days": "spread them over the last N days",
+        "seed": "random seed (same seed, same traces)",
+    }
+)
+def seed(c, mode="base", count=1000, days=7, seed=42):
+    """Write realistic demo traces (several providers and models, tools, errors)."""
+    cli(c, mode, f"seed --count {int(count)} --days {float(days):g} --seed {int(seed)}")
+
+
+@task(help={"mode": MODE_HELP, "confirm": "yes, delete every span, metric and log"})
+def reset(c, mode="base", confirm=False):
+    """Empty the spans, metric_points and log_records tables (needs --confirm)."""
+    cli(c, mode, "reset --confirm" if confirm else "reset")
+
+
+@task(
+    help={
+        "mode": MODE_HELP,
+        "output": "write this file in the cli container (default: /backups/<db>-<time>.dump "
+        "plus latest.dump, with retention and the optional S3 upload)",
+    }
+)
+def backup(c, mode="base", output=""):
+    """pg_dump the database into the backup_data volume (custom format)."""
+    cli(c, mode, "backup" + (f" --output {shlex.quote(output)}" if output else ""))
+
+
+@task(help={"mode": MODE_HELP, "path": "the dump in the cli container, e.g. /backups/latest.dump"})
+def restore(c, path, mode="base"):
+    """Restore a dump made by `invoke backup` (replaces the tables it contains)."""
+    cli(c, mode, f"restore {shlex.quote(path)}")
+
+
+@task(
+    help={
+        "mode": MODE_HELP,
+        "subject": "the token's subject (sub claim)",
+        "ttl": "lifetime in seconds (default: JWT_EXPIRATION)",
+    }
+)
+def token(c, mode="base", subject="developer", ttl=0):
+    """Mint a development JWT for the API."""
+    ttl_flag = f" --ttl {int(ttl)}" if int(ttl) else ""
+    cli(c, mode, f"token --subject {shlex.quote(subject)}{ttl_flag}")
+
+
+def _db_role(role: str) -> tuple[str, str]:
+    roles = {
+        "owner": ("DB_USER", "postgres", "DB_PASSWORD", "postgres_dev_password"),
+        "app": ("DB_APP_USER", "llm_observatory_app", "DB_APP_PASSWORD", "app_dev_password"),
+        "readonly": (
+            "DB_READONLY_USER",
+            "llm_observatory_readonly",
+            "DB_READONLY_PASSWORD",
+            "readonly_dev_password",
+        ),
+    }
+    if role not in roles:
+        raise Exit(f"unknown role {role!r}: choose one of {', '.join(roles)}", code=2)
+    user_var, user, password_var, password = roles[role]
+    return os.environ.get(user_var, user), os.environ.get(password_var, password)
+
+
+def _require_running(c: Context, mode: str, service: str) -> None:
+    if service not in running_services(c, mode):
+        raise Exit(f"{service} is not running in mode {mode}: start it with `invoke up`", code=1)
+
+
+@task(help={"mode": MODE_HELP, "role": ROLE_HELP})
+def psql(c, mode="base", role="owner"):
+    """Open psql in the timescaledb container, over TCP as the chosen role."""
+    user, password = _db_role(role)
+    _require_running(c, mode, "timescaledb")
+    port = os.environ.get("DB_PORT", "5432")
+    name = os.environ.get("DB_NAME", "llm_observatory")
+    compose(
+        c,
+        mode,
+        f"exec -e PGPASSWORD={shlex.quote(password)} timescaledb "
+        f"psql -h 127.0.0.1 -p {port} -U {shlex.quote(user)} -d {shlex.quote(name)}",
+    )
+
+
+@task(help={"mode": MODE_HELP})
+def redis_cli(c, mode="base"):
+    """Open redis-cli in the redis container, authenticated."""
+    _require_running(c, mode, "redis")
+    # The password comes from the container's own environment, not this command line.
+    command = (
+        'sh -c \'exec redis-cli -p "${REDIS_PORT:-6379}" --no-auth-warning -a "$REDIS_PASSWORD"\''
+    )
+    compose(c, mode, f"exec -e REDIS_PORT={os.environ.get('REDIS_PORT', '6379')} redis {command}")
+
+
+@task(help={"mode": MODE_HELP})
+def shell(c, mode="base"):
+    """A Python shell in the cli image, with the stack's settings in its environment."""
+    if "cli" in running_services(c, mode):
+        compose(c, mode, "--profile tools exec cli python")
+    else:
+        compose(c, mode, "--profile tools run --rm --entrypoint python cli")
+
+
+# ---------------------------------------------------------------------------
+# SDK playground and load test
+# ---------------------------------------------------------------------------
+
+
+@task(
+    help={
+        "mode": MODE_HELP,
+        "rate": "traces per second, a float (PLAYGROUND_RATE; default 1, e.g. 0.2 or 5)",
+        "scenarios": "comma-separated (PLAYGROUND_SCENARIOS; default all): chat, streaming, "
+        "rag, agent, manual, rate-limit, timeout",
+        "build": "rebuild the playground image first (after changing the code)",
+        "stop": "stop the playground instead of starting it",
+    }
+)
+def playground(c, mode="base", rate="", scenarios="", build=False, stop=False):
+    """Start the SDK playground: example LLM apps sending traces to the collector, no API key."""
+    if stop:
+        compose(c, mode, "--profile playground stop sdk-playground")
+        return
+    if rate:
+        try:
+            ok = float(rate) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise Exit(f"--rate must be a number of traces per second above 0, not {rate!r}", 2)
+        os.environ["PLAYGROUND_RATE"] = rate
+    if scenarios:
+        from llm_observatory.sdk.scenarios import SCENARIOS
+
+        unknown = sorted(set(scenarios.split(",")) - set(SCENARIOS))
+        if unknown:
+            raise Exit(
+                f"--scenarios: unknown {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}", 2
+            )
+        os.environ["PLAYGROUND_SCENARIOS"] = scenarios
+    up(c, mode=mode, build=build, services="sdk-playground", profile="playground")
+    print(
+        "The playground sends traces as service llm-observatory-playground. Follow it with "
+        f"`{compose_command(mode, '--profile playground logs --follow sdk-playground')}`."
+    )
+
+
+_DURATION_ARG = re.compile(r"^\d+(s|m|h)?$")
+
+
+@task(
+    help={
+        "mode": MODE_HELP,
+        "users": "concurrent simulated services (locust users; default 10)",
+        "spawn_rate": "users started per second (default: all at once)",
+        "duration": "how long to run: 30s, 5m, 1h (default 60s)",
+        "spans": "LLM spans per OTLP request (default 100)",
+        "web": "serve locust's web UI on LOCUST_PORT (default 8089) instead of a headless run",
+    }
+)
+def load(c, mode="base", users=10, spawn_rate=0, duration="60s", spans=100, web=False):
+    """Load the collector with OTLP/HTTP batches of LLM spans (locust); print the summary."""
+    if web:
+        compose(c, mode, "--profile load run --rm --service-ports load-tester")
+        return
+    if users < 1 or spans < 1 or spawn_rate < 0:
+        raise Exit("--users and --spans must be at least 1, --spawn-rate at least 0", code=2)
+    if not _DURATION_ARG.match(duration):
+        raise Exit(f"--duration {duration!r}: write it as 30s, 5m or 1h", code=2)
+    compose(
+        c,
+        mode,
+        f"--profile load run --rm load-tester --headless --users {users} "
+        f"--spawn-rate {spawn_rate or users} --run-time {duration} --spans-per-request {spans}",
+    )

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,11 +21,29 @@ sys.path.insert(0, str(ROOT))
 
 import tasks  # noqa: E402 - tasks.py lives at the repository root
 
-IMAGE_VARIABLES = ("TIMESCALEDB_IMAGE", "REDIS_IMAGE", "PYTHON_IMAGE")
+# Images the test stack runs (Grafana and Jaeger are not among them: see the overlay).
+IMAGE_VARIABLES = (
+    "TIMESCALEDB_IMAGE",
+    "REDIS_IMAGE",
+    "PYTHON_IMAGE",
+    "PROMETHEUS_IMAGE",
+    "ALERTMANAGER_IMAGE",
+)
 
 
 class DockerUnavailable(Exception):
     pass
+
+
+def env_example() -> dict[str, str]:
+    """The variables .env.example documents, with their example values."""
+    values = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
 
 
 def docker_available() -> str | None:
@@ -53,17 +72,29 @@ def missing_images() -> list[str]:
     return missing
 
 
-def compose_args(mode: str = "test") -> list[str]:
-    return tasks.compose_command(mode, "").split()
+def compose_args(mode: str = "test", project: str | None = None) -> list[str]:
+    args = tasks.compose_command(mode, "").split()
+    if project:
+        args[args.index("--project-name") + 1] = project
+    return args
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @dataclass
 class Stack:
     mode: str = "test"
+    project: str | None = None  # default: the mode's project name (tasks.project_name)
+    env: dict[str, str] = field(default_factory=dict)  # on top of os.environ
 
     def compose(self, *args: str, check: bool = True, timeout: float = 600, **kwargs):
-        command = [*compose_args(self.mode), *args]
+        command = [*compose_args(self.mode, self.project), *args]
         print("+", " ".join(command), file=sys.stderr, flush=True)
+        kwargs.setdefault("env", {**os.environ, **self.env})
         result = subprocess.run(
             command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, **kwargs
         )
@@ -74,6 +105,7 @@ class Stack:
         return result
 
     def up(self, *services: str, build: bool = False) -> None:
+        """Start (the given services and their dependencies) and wait for health."""
         args = ["up", "--detach", "--wait", "--wait-timeout", "300"]
         if build:
             args.append("--build")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from stack_support import env_example  # noqa: F401 - shared with the smoke tests
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILES = sorted(ROOT.glob("docker-compose*.yml"))
 VARIABLE = re.compile(r"(?<!\$)\$\{([A-Z0-9_]+)(?::?[-?+]([^}]*))?\}")
@@ -35,16 +37,6 @@ _ComposeLoader.add_constructor("!override", _tagged)
 @cache
 def raw(path: Path) -> dict:
     return yaml.load(path.read_text(), Loader=_ComposeLoader) or {}  # noqa: S506 - SafeLoader subclass
-
-
-def env_example() -> dict[str, str]:
-    values = {}
-    for line in (ROOT / ".env.example").read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
-    return values
 
 
 def clean_env() -> dict[str, str]:

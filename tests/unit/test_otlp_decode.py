@@ -27,16 +27,6 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from otlp_builders import (
-    BASE_TIME_NS,
-    any_value,
-    key_values,
-    make_llm_logs_request,
-    make_llm_metrics_request,
-    make_llm_span_request,
-    to_otlp_json,
-    to_otlp_json_bytes,
-)
 
 from llm_observatory.collector.otlp import (
     MAX_VALUE_DEPTH,
@@ -49,6 +39,16 @@ from llm_observatory.collector.otlp import (
     parse_metrics_request,
     parse_trace_request,
     spans_from_request,
+)
+from otlp_builders import (
+    BASE_TIME_NS,
+    any_value,
+    key_values,
+    make_llm_logs_request,
+    make_llm_metrics_request,
+    make_llm_span_request,
+    to_otlp_json,
+    to_otlp_json_bytes,
 )
 
 PB = "application/x-protobuf"

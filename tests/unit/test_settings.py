@@ -109,3 +109,20 @@ def test_production_storage_checks_the_migration_url_too(monkeypatch):
     monkeypatch.setenv("MIGRATION_DATABASE_URL", "postgresql://postgres:postgres_dev_password@db/x")
     with pytest.raises(InsecureConfiguration, match="DB_PASSWORD"):
         StorageSettings().check_production()
+
+
+def test_production_storage_does_not_refuse_over_redis_it_does_not_use(monkeypatch):
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:s3cret@db:5432/x")
+    monkeypatch.setenv("MIGRATION_DATABASE_URL", "postgresql://postgres:s3cret2@db:5432/x")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    StorageSettings().check_production()
+
+
+def test_production_api_names_the_redis_password(monkeypatch):
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://ro:s3cret@db:5432/x")
+    monkeypatch.setenv("REDIS_URL", "redis://:redis_dev_password@redis:6379/0")
+    monkeypatch.setenv("JWT_SECRET", "a-real-secret-of-some-length")
+    with pytest.raises(InsecureConfiguration, match="REDIS_PASSWORD"):
+        ApiSettings().check_production()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -87,3 +88,49 @@ def test_every_task_documents_its_arguments():
         arguments = [arg for arg in obj.argspec(obj.body).parameters if arg != "c"]
         for argument in arguments:
             assert argument in obj.help, f"task {name}: argument {argument} has no help="
+
+
+class _PsResult:
+    def __init__(self, stdout: str) -> None:
+        self.stdout = stdout
+        self.ok = True
+
+
+def test_status_table_shows_health_and_monitoring_urls(monkeypatch):
+    containers = [
+        {
+            "Service": "grafana",
+            "State": "running",
+            "Health": "healthy",
+            "Publishers": [{"URL": "127.0.0.1", "TargetPort": 3000, "PublishedPort": 3000}],
+        },
+        {
+            "Service": "prometheus",
+            "State": "running",
+            "Health": "starting",
+            "Publishers": [{"URL": "127.0.0.1", "TargetPort": 9090, "PublishedPort": 9090}],
+        },
+        {
+            "Service": "jaeger",
+            "State": "running",
+            "Health": "healthy",
+            "Publishers": [{"URL": "127.0.0.1", "TargetPort": 16686, "PublishedPort": 16686}],
+        },
+        {"Service": "jaeger-init", "State": "exited", "ExitCode": 0, "Publishers": []},
+    ]
+    output = "\n".join(json.dumps(item) for item in containers)
+    monkeypatch.setattr(tasks, "compose", lambda *args, **kwargs: _PsResult(output))
+    table, healthy = tasks.status_table(None, "base")
+    lines = {line.split()[1]: line for line in table.splitlines()[1:]}
+    assert "http://localhost:3000" in lines["grafana"] and lines["grafana"].startswith("OK")
+    assert "http://localhost:16686" in lines["jaeger"]
+    assert lines["prometheus"].startswith("!!") and "starting" in lines["prometheus"]
+    assert lines["jaeger-init"].startswith("OK") and "done" in lines["jaeger-init"]
+    assert healthy is False  # prometheus is still starting
+
+
+def test_a_one_shot_that_failed_is_not_ok(monkeypatch):
+    failed = {"Service": "jaeger-init", "State": "exited", "ExitCode": 1, "Publishers": []}
+    monkeypatch.setattr(tasks, "compose", lambda *args, **kwargs: _PsResult(json.dumps(failed)))
+    table, healthy = tasks.status_table(None, "base")
+    assert healthy is False and "!! jaeger-init" in table

@@ -68,15 +68,20 @@ class CommonSettings(BaseSettings):
         return {"trace": "debug", "warn": "warning"}.get(level, level)
 
     def insecure_defaults(self) -> list[str]:
-        """Names of the development secrets still in use (checked in production)."""
+        """Names of the development secrets still in use (checked in production).
+
+        Each service checks what it connects with: the database here; services that use
+        Redis or sign tokens add those checks.
+        """
         found = []
         password = urlsplit(self.database_url).password
         if password in DEVELOPMENT_SECRETS.values():
             found.append(_which_secret(password))
-        redis_password = urlsplit(self.redis_url).password
-        if redis_password == DEVELOPMENT_SECRETS["REDIS_PASSWORD"]:
-            found.append("REDIS_PASSWORD")
         return found
+
+    def _insecure_redis(self) -> list[str]:
+        redis_password = urlsplit(self.redis_url).password
+        return ["REDIS_PASSWORD"] if redis_password == DEVELOPMENT_SECRETS["REDIS_PASSWORD"] else []
 
     def check_production(self) -> None:
         """Refuse to run a production stack on the development secrets."""
@@ -178,13 +183,90 @@ class ApiSettings(CommonSettings):
     jwt_algorithm: str = "HS256"
     jwt_expiration: int = 3600
     cors_origins: str = "http://localhost:3000,http://localhost:8080"
-    rate_limit_requests: int = 100
-    rate_limit_window: int = 60
+    rate_limit_requests: int = Field(100, ge=1)
+    rate_limit_window: int = Field(60, ge=1)  # seconds
     graphql_enabled: bool = True
     graphql_playground: bool = False
 
+    # The API reads with the read-only role: DATABASE_URL is DATABASE_READONLY_URL.
+    db_pool_min_size: int = Field(2, ge=1)
+    db_pool_max_size: int = Field(10, ge=1)
+    db_pool_timeout: float = 10.0
+    db_statement_timeout: float = 30.0  # seconds; a runaway query must not hold a connection
+    cache_ttl: int = Field(30, ge=1)  # seconds a usage answer is served from Redis
+    # Redis is optional for answering: each call waits this long at most, and after a
+    # failure the API stops trying for redis_retry_after seconds.
+    redis_timeout: float = 0.25
+    redis_retry_after: float = 5.0
+
+    @field_validator("jwt_algorithm")
+    @classmethod
+    def _symmetric_algorithm(cls, value: str) -> str:
+        # The API has one shared secret (JWT_SECRET): only HMAC algorithms make sense.
+        if value not in {"HS256", "HS384", "HS512"}:
+            raise ValueError(f"JWT_ALGORITHM must be HS256, HS384 or HS512, not {value!r}")
+        return value
+
+    @field_validator("db_pool_timeout", "db_statement_timeout", "redis_timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: str | float) -> float:
+        return parse_duration(value)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
     def insecure_defaults(self) -> list[str]:
-        found = super().insecure_defaults()
+        found = super().insecure_defaults() + self._insecure_redis()
         if self.jwt_secret == DEVELOPMENT_SECRETS["JWT_SECRET"]:
             found.append("JWT_SECRET")
         return found
+
+
+class CliSettings(CommonSettings):
+    """`llm-observatory` (the CLI and the backup service). DATABASE_URL is the owner's URL:
+    migrations, reset and restore change the schema."""
+
+    # What `health` checks: in-network names, as the cli container sees the stack.
+    collector_health_url: str = "http://collector:9090/health"
+    storage_health_url: str = "http://storage:9090/health"
+    api_health_url: str = "http://api:8080/health"
+    grafana_health_url: str = "http://grafana:3000/api/health"
+    prometheus_health_url: str = "http://prometheus:9090/-/ready"
+    jaeger_health_url: str = "http://jaeger:14269/"
+    # Checks whose failure makes `health` exit 1; the others (profiles) are reported only.
+    health_required: str = "database,redis,collector,storage,api"
+    health_timeout: float = Field(3.0, gt=0)
+
+    backup_dir: str = "/backups"
+    backup_keep_count: int = Field(7, ge=0)  # newest dumps kept; 0: no limit
+    backup_keep_days: int = Field(0, ge=0)  # dumps younger than this kept; 0: no limit
+    backup_s3_bucket: str = ""
+    backup_s3_prefix: str = ""
+    backup_s3_endpoint_url: str = ""  # MinIO, R2, ... ; empty: AWS
+    backup_s3_region: str = ""
+
+    jwt_secret: str = DEVELOPMENT_SECRETS["JWT_SECRET"]
+    jwt_algorithm: str = "HS256"
+    jwt_expiration: int = Field(3600, gt=0)
+
+    @property
+    def required_checks(self) -> set[str]:
+        return {name.strip() for name in self.health_required.split(",") if name.strip()}
+
+
+class PlaygroundSettings(CommonSettings):
+    """sdk-playground: example LLM apps exporting to the collector at a steady rate."""
+
+    playground_rate: float = Field(1.0, gt=0, le=1000)  # traces per second
+    playground_scenarios: str = ""  # comma-separated; empty runs every one available
+    playground_workers: int = Field(4, ge=1, le=64)  # scenarios in flight at once
+    playground_model: str = "gpt-4o-mini"
+    playground_embedding_model: str = "text-embedding-3-small"
+    # Set: the real OpenAI API (or OPENAI_BASE_URL) instead of the built-in fake.
+    openai_api_key: str = Field("", repr=False)
+    otel_service_name: str = "llm-observatory-playground"
+
+    @property
+    def scenarios(self) -> list[str]:
+        return [name.strip() for name in self.playground_scenarios.split(",") if name.strip()]
