@@ -26,6 +26,7 @@ from llm_observatory.storage.migrate import MigrationError
 HYPERTABLES = {"spans": "start_time", "metric_points": "time", "log_records": "time"}
 # "functionality not supported ..." (DDL) / 'function "x" is not supported ...' (functions)
 LICENCE_ERROR = 'not supported under the current "apache" license'
+HEAD = ScriptDirectory.from_config(migrate.make_config()).get_current_head()
 
 
 def migration_module():
@@ -74,7 +75,7 @@ def test_upgrade_downgrade_upgrade(database_url: str) -> None:
     assert migrate.status(database_url)[0] == ("0001", "initial schema", False)
 
     migrate.upgrade(database_url)
-    assert migrate.current(database_url) == "0001"
+    assert migrate.current(database_url) == HEAD
     assert all(applied for _, _, applied in migrate.status(database_url))
     with connect(database_url) as conn:
         dims = conn.execute(
@@ -98,9 +99,23 @@ def test_upgrade_downgrade_upgrade(database_url: str) -> None:
         )
 
     migrate.upgrade(database_url)
-    assert migrate.current(database_url) == "0001"
+    assert migrate.current(database_url) == HEAD
     with connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM spans").fetchone()[0] == 0
+
+
+def test_usage_covering_index_comes_and_goes_with_0002(database_factory) -> None:
+    """0002: the API's usage query reads LLM spans from an index alone (index-only scan)."""
+    url = database_factory()
+    index = "SELECT indexdef FROM pg_indexes WHERE indexname = 'spans_llm_usage_idx'"
+    migrate.upgrade(url, "0002")
+    with connect(url) as conn:
+        (definition,) = conn.execute(index).fetchone()
+    assert "INCLUDE (model, provider, service_name, status_code, duration_ms" in definition
+    assert definition.endswith("WHERE is_llm")
+    migrate.downgrade(url, "0001")
+    with connect(url) as conn:
+        assert conn.execute(index).fetchone() is None
 
 
 def test_columns_match_records(migrated_url: str) -> None:
@@ -181,7 +196,7 @@ def test_concurrent_locked_upgrades(database_factory: Callable[[], str]) -> None
             p.stderr.close()
     assert waiting == 3
     assert [code for code, _ in results] == [0, 0, 0], results
-    assert migrate.current(url) == "0001"
+    assert migrate.current(url) == HEAD
     with connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 1
         assert (
@@ -216,14 +231,15 @@ def test_create_writes_next_revision(tmp_path, monkeypatch: pytest.MonkeyPatch) 
     shutil.copytree(migrate.MIGRATIONS_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(migrate, "MIGRATIONS_DIR", copy)
     path = migrate.create("add widgets table")
-    assert path == copy / "versions" / "0002_add_widgets_table.py"
+    following = f"{int(HEAD) + 1:04d}"
+    assert path == copy / "versions" / f"{following}_add_widgets_table.py"
     namespace: dict = {}
     exec(compile(path.read_text(), str(path), "exec"), namespace)  # noqa: S102
-    assert (namespace["revision"], namespace["down_revision"]) == ("0002", "0001")
+    assert (namespace["revision"], namespace["down_revision"]) == (following, HEAD)
     with pytest.raises(NotImplementedError):  # an unedited revision must not pass silently
         namespace["upgrade"]()
     script = ScriptDirectory.from_config(migrate.make_config())
-    assert script.get_current_head() == "0002"
+    assert script.get_current_head() == following
     with pytest.raises(ValueError):
         migrate.create("  ")
 
@@ -278,7 +294,7 @@ def test_grants_skip_missing_roles(
     monkeypatch.setenv("DB_READONLY_USER", "llmo_test_no_such_role_either")
     url = database_factory()
     migrate.upgrade(url)  # NOTICEs, no error
-    assert migrate.current(url) == "0001"
+    assert migrate.current(url) == HEAD
 
 
 # --- licence-dependent parts -------------------------------------------------------------

@@ -1,1 +1,1 @@
-"""LLM Observatory."""
+"""The query API: REST under /api/v1, GraphQL at /graphql, read-only over TimescaleDB."""

@@ -1,0 +1,135 @@
+"""The API application: REST under /api/v1, GraphQL at /graphql, /health, OpenAPI at /docs.
+
+/health, /docs and /openapi.json are open; everything else passes the guard (rate
+limit, then JWT). A bad parameter is a 422 whose body names it, both in FastAPI's
+`detail` list (`loc`) and in a one-line `message` ("interval: Input should be ...").
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from llm_observatory.api import rest
+from llm_observatory.api.graphql import make_graphql_router
+from llm_observatory.api.middleware import RequestMetrics
+from llm_observatory.api.params import BadParameter
+from llm_observatory.api.schemas import Health
+from llm_observatory.api.state import ApiState
+from llm_observatory.core.logging import get_logger
+from llm_observatory.core.ops import run_health_checks
+from llm_observatory.core.settings import ApiSettings
+from llm_observatory.core.tracing import TracingMiddleware
+
+log = get_logger("llm_observatory.api")
+
+
+def _version() -> str:
+    try:
+        return version("llm-observatory")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def _parameter_name(loc: tuple | list) -> str:
+    # ("query", "from") -> "from"; a body field keeps its path ("body.filter.status").
+    parts = [str(part) for part in loc]
+    if parts and parts[0] in {"query", "path", "header"}:
+        parts = parts[1:]
+    return ".".join(parts) or "request"
+
+
+async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = jsonable_encoder(exc.errors())
+    message = "; ".join(f"{_parameter_name(e.get('loc', ()))}: {e.get('msg')}" for e in errors)
+    return JSONResponse({"detail": errors, "message": message}, status_code=422)
+
+
+async def _bad_parameter(_: Request, exc: BadParameter) -> JSONResponse:
+    detail = [
+        {"type": "value_error", "loc": ["query", exc.name], "msg": exc.message, "input": None}
+    ]
+    return JSONResponse({"detail": detail, "message": str(exc)}, status_code=422)
+
+
+async def _database_unavailable(_: Request, exc: psycopg.OperationalError) -> JSONResponse:
+    # Connection lost, pool exhausted, statement timeout: the client may retry; the
+    # cause goes to the log, not to the client.
+    log.warning("database unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
+    return JSONResponse(
+        {"detail": "the database is unavailable or too slow right now; retry shortly"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+def create_app(settings: ApiSettings, state: ApiState | None = None) -> FastAPI:
+    state = state or ApiState.create(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await state.open()
+        try:
+            yield
+        finally:
+            await state.close()
+
+    app = FastAPI(
+        title="LLM Observatory API",
+        version=_version(),
+        description=(
+            "Traces, spans, usage and models of the LLM calls the collector recorded. "
+            "Authenticate with `Authorization: Bearer <JWT>` (`llm-observatory token`)."
+        ),
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.api = state
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(BadParameter, _bad_parameter)  # type: ignore[arg-type]
+    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)  # type: ignore[arg-type]
+
+    @app.get(
+        "/health",
+        response_model=Health,
+        tags=["operations"],
+        responses={503: {"model": Health, "description": "A dependency is down"}},
+    )
+    async def health() -> JSONResponse:
+        healthy, report = await run_health_checks(
+            {"database": state.database.check, "redis": state.redis.check}
+        )
+        body = {"status": "ok" if healthy else "degraded", **report}
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    app.include_router(rest.router, tags=["rest"])
+    if settings.graphql_enabled:
+        app.include_router(make_graphql_router(settings.graphql_playground), tags=["graphql"])
+
+    # Starlette wraps in reverse order: metrics outermost, so they time everything,
+    # CORS preflights included.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origin_list,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+        expose_headers=["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining"],
+        max_age=600,
+    )
+    static_paths = frozenset(
+        path for route in app.routes if "{" not in (path := getattr(route, "path", None) or "{")
+    )
+    app.add_middleware(RequestMetrics, static_paths=static_paths)
+    # One span per request to Jaeger when OTEL_EXPORTER_OTLP_ENDPOINT is set; a no-op if not.
+    app.add_middleware(TracingMiddleware)
+    return app

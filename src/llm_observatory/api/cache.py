@@ -1,0 +1,45 @@
+"""A short-lived Redis cache for query answers (usage, models).
+
+Answers are stored as JSON under `llmo:cache:<key>` for CACHE_TTL seconds. The key is
+built from the normalised parameters (UsageQuery.cache_key), so two requests that
+mean the same thing share an entry. Without Redis every answer is computed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from llm_observatory.api import metrics
+from llm_observatory.api.redis_gate import RedisGate, RedisUnavailable
+
+PREFIX = "llmo:cache:"
+
+
+class QueryCache:
+    def __init__(self, gate: RedisGate, ttl_seconds: int) -> None:
+        self.gate = gate
+        self.ttl = ttl_seconds
+
+    async def get_or_compute(
+        self, query: str, key: str, compute: Callable[[], Awaitable[Any]]
+    ) -> Any:
+        """The cached JSON-ready value for `key`, else `compute()`'s (then cached)."""
+        full_key = PREFIX + key
+        try:
+            cached = await self.gate.run(lambda redis: redis.get(full_key))
+        except RedisUnavailable:
+            cached = None
+        if cached is not None:
+            metrics.CACHE_HITS.labels(query).inc()
+            return orjson.loads(cached)
+        metrics.CACHE_MISSES.labels(query).inc()
+        value = await compute()
+        payload = orjson.dumps(value)
+        # Without Redis the answer goes out uncached; the gate has logged why.
+        with contextlib.suppress(RedisUnavailable):
+            await self.gate.run(lambda redis: redis.set(full_key, payload, ex=self.ttl))
+        return value

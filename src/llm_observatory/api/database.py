@@ -1,0 +1,75 @@
+"""The API's database access: one async pool on the read-only role.
+
+DATABASE_URL is the read-only URL (compose passes DATABASE_READONLY_URL): the role can
+SELECT and nothing else, so no bug in the API can change data. Every statement runs
+with a server-side timeout, so a runaway query gives its connection back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from llm_observatory.api import metrics
+from llm_observatory.core.settings import ApiSettings
+
+Query = str | sql.Composable
+
+
+def libpq_url(database_url: str) -> str:
+    """A URL psycopg accepts: SQLAlchemy's ``postgresql+psycopg://`` loses its driver.
+
+    (storage.migrate has the same helper; importing it would load Alembic.)
+    """
+    scheme, sep, rest = database_url.partition("://")
+    if sep and scheme.startswith("postgresql+"):
+        return f"postgresql://{rest}"
+    return database_url
+
+
+def make_pool(settings: ApiSettings) -> AsyncConnectionPool:
+    """The pool the API reads with (not opened: `Database.open` does)."""
+    timeout_ms = int(settings.db_statement_timeout * 1000)
+    return AsyncConnectionPool(
+        libpq_url(settings.database_url),
+        min_size=settings.db_pool_min_size,
+        max_size=max(settings.db_pool_max_size, settings.db_pool_min_size),
+        timeout=settings.db_pool_timeout,
+        kwargs={
+            "row_factory": dict_row,
+            "autocommit": True,
+            "options": f"-c statement_timeout={timeout_ms} -c application_name=llm-observatory-api",
+        },
+        name="api",
+        open=False,
+    )
+
+
+class Database:
+    def __init__(self, settings: ApiSettings) -> None:
+        self.pool = make_pool(settings)
+
+    async def open(self) -> None:
+        # Not waiting: the API starts (and /health says why it is degraded) even when
+        # the database is not reachable yet; the pool keeps trying in the background.
+        await self.pool.open(wait=False)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def fetch_all(self, query: Query, params: Any = None) -> list[dict[str, Any]]:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(query, params)
+            return await cursor.fetchall()
+
+    async def check(self) -> None:
+        try:
+            async with self.pool.connection(timeout=2) as conn:
+                await conn.execute("SELECT 1")
+        except Exception:
+            metrics.DATABASE_UP.set(0)
+            raise
+        metrics.DATABASE_UP.set(1)

@@ -1,0 +1,128 @@
+"""Parameter parsing shared by REST and GraphQL: cursors, usage windows, trace filters."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from llm_observatory.api.params import BadParameter, Cursor, TraceQuery, UsageQuery
+
+
+def test_cursor_round_trips_time_and_trace_id_exactly():
+    cursor = Cursor(datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC), "ab" * 16)
+    encoded = cursor.encode()
+    assert "=" not in encoded and "/" not in encoded and "+" not in encoded  # URL-safe
+    assert Cursor.decode(encoded) == cursor
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "not base64!",
+        base64.urlsafe_b64encode(b"not json").decode(),
+        base64.urlsafe_b64encode(b"[1, 2]").decode(),
+        base64.urlsafe_b64encode(b'["yesterday", "abc"]').decode(),
+        base64.urlsafe_b64encode(b'["2025-01-01T00:00:00+00:00"]').decode(),
+        base64.urlsafe_b64encode(b"\xff\xfe").decode(),
+    ],
+)
+def test_malformed_cursors_name_the_parameter(value):
+    with pytest.raises(BadParameter) as caught:
+        Cursor.decode(value, name="after")
+    assert caught.value.name == "after"
+    assert str(caught.value).startswith("after: malformed")
+
+
+def test_usage_default_window_is_24_hours_ending_at_the_next_minute():
+    now = datetime(2025, 5, 5, 10, 30, 42, 999, tzinfo=UTC)
+    query = UsageQuery.parse("model", "1h", None, None, now=now)
+    assert query.end == datetime(2025, 5, 5, 10, 31, tzinfo=UTC)
+    assert query.end - query.start == timedelta(hours=24)
+    # Two requests in the same minute share a cache key.
+    later = UsageQuery.parse("model", "1h", None, None, now=now + timedelta(seconds=10))
+    assert later.cache_key() == query.cache_key()
+
+
+def test_usage_naive_and_offset_times_are_the_same_utc_instant():
+    naive = UsageQuery.parse("model", "1h", datetime(2025, 1, 1), datetime(2025, 1, 2))
+    offset = UsageQuery.parse(
+        "model",
+        "1h",
+        datetime(2025, 1, 1, 1, tzinfo=timezone(timedelta(hours=1))),
+        datetime(2025, 1, 2, 1, tzinfo=timezone(timedelta(hours=1))),
+    )
+    assert naive == offset
+    assert naive.cache_key() == offset.cache_key()
+
+
+def test_usage_cache_key_differs_for_each_parameter():
+    base = UsageQuery.parse("model", "1h", datetime(2025, 1, 1), datetime(2025, 1, 2))
+    variants = [
+        UsageQuery.parse("provider", "1h", datetime(2025, 1, 1), datetime(2025, 1, 2)),
+        UsageQuery.parse("model", "1d", datetime(2025, 1, 1), datetime(2025, 1, 2)),
+        UsageQuery.parse("model", "1h", datetime(2025, 1, 1, 0, 1), datetime(2025, 1, 2)),
+        UsageQuery.parse("model", "1h", datetime(2025, 1, 1), datetime(2025, 1, 2, 0, 1)),
+    ]
+    keys = {base.cache_key(), *(v.cache_key() for v in variants)}
+    assert len(keys) == 5
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        (("colour", "1h", None, None), "group_by"),
+        (("model", "5m", None, None), "interval"),
+        (("model", "1h", datetime(2025, 1, 2), datetime(2025, 1, 1)), "from"),
+        (("model", "1h", datetime(2025, 1, 1), datetime(2025, 1, 1)), "from"),
+        (("model", "1m", datetime(2024, 1, 1), datetime(2025, 1, 1)), "interval"),
+    ],
+)
+def test_usage_bad_parameters(args, name):
+    with pytest.raises(BadParameter) as caught:
+        UsageQuery.parse(*args)
+    assert caught.value.name == name
+
+
+def test_usage_graphql_names_are_used_in_errors():
+    with pytest.raises(BadParameter) as caught:
+        UsageQuery.parse("colour", "1h", None, None, names=("groupBy", "interval", "from", "to"))
+    assert caught.value.name == "groupBy"
+
+
+def test_a_week_of_minutes_is_allowed():
+    query = UsageQuery.parse("model", "1m", datetime(2025, 1, 1), datetime(2025, 1, 8))
+    assert query.bucket_width == timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"status": "unset"}, "status"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 501}, "limit"),
+        ({"start": datetime(2025, 1, 2), "end": datetime(2025, 1, 1)}, "from"),
+        ({"cursor": "%%%"}, "cursor"),
+    ],
+)
+def test_trace_query_bad_parameters(kwargs, name):
+    with pytest.raises(BadParameter) as caught:
+        TraceQuery.parse(**kwargs)
+    assert caught.value.name == name
+
+
+def test_trace_query_keeps_filters_and_decodes_the_cursor():
+    cursor = Cursor(datetime(2025, 1, 1, tzinfo=UTC), "f" * 32)
+    query = TraceQuery.parse(
+        service="svc", provider="openai", model="gpt", status="error", limit=5,
+        cursor=cursor.encode(),
+    )  # fmt: skip
+    assert (query.service, query.provider, query.model, query.status) == (
+        "svc",
+        "openai",
+        "gpt",
+        "error",
+    )
+    assert query.limit == 5
+    assert query.after == cursor
