@@ -11,6 +11,7 @@ import uvicorn
 
 from llm_observatory.collector.pipeline import Enricher, Forwarder, StorageClient
 from llm_observatory.collector.service import Collector, OtlpHttpApp, make_grpc_server
+from llm_observatory.core import tracing
 from llm_observatory.core.logging import configure_logging, get_logger
 from llm_observatory.core.ops import make_ops_app
 from llm_observatory.core.settings import CollectorSettings, InsecureConfiguration
@@ -99,7 +100,26 @@ def main() -> None:
     except InsecureConfiguration as exc:
         log.error("refusing to start", reason=str(exc))
         sys.exit(2)
+    try:
+        start_tracing(settings)
+    except tracing.SelfTracingLoop as exc:
+        log.error("refusing to start", reason=str(exc))
+        sys.exit(2)
     asyncio.run(serve(settings))
+
+
+def start_tracing(settings: CollectorSettings) -> bool:
+    """Self-tracing to Jaeger, never to this collector's own OTLP listeners."""
+    own_ports = {
+        CollectorSettings.split_endpoint(settings.otlp_grpc_endpoint)[1],
+        CollectorSettings.split_endpoint(settings.otlp_http_endpoint)[1],
+    }
+    return tracing.setup_tracing(
+        "collector",
+        settings.otel_exporter_otlp_endpoint,
+        own_hosts={"collector"},
+        own_ports=own_ports,
+    )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ from llm_observatory.collector import metrics
 from llm_observatory.collector.cost import CostCalculator
 from llm_observatory.collector.genai import extract_llm_fields
 from llm_observatory.collector.pii import redact_log, redact_span
-from llm_observatory.core.batching import BatchFailed, BatchQueue
+from llm_observatory.core import tracing
+from llm_observatory.core.batching import BATCH_CONTEXTS, BatchFailed, BatchQueue
 from llm_observatory.core.logging import get_logger
 from llm_observatory.core.records import LogRecordRow, SpanRecord
 from llm_observatory.core.rows import TABLE_SPECS
@@ -111,11 +112,12 @@ class StorageClient:
         self, signal: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> int:
         body = orjson.dumps({"columns": columns, "rows": rows})
+        headers = {"content-type": "application/json"}
+        if tracing.enabled():
+            tracing.inject(headers)
         try:
             response = await self._client.post(
-                f"/v1/ingest/{signal}",
-                content=body,
-                headers={"content-type": "application/json"},
+                f"/v1/ingest/{signal}", content=body, headers=headers
             )
         except httpx.HTTPError as exc:
             raise StorageUnavailable(f"storage unreachable: {type(exc).__name__}: {exc}") from exc
@@ -152,6 +154,7 @@ class Forwarder:
                 on_failure=lambda size, error, signal=signal: metrics.FORWARD_FAILURES.labels(
                     signal
                 ).inc(),
+                capture=tracing.current_context if tracing.enabled() else None,
             )
             for signal in SIGNALS
         }
@@ -163,7 +166,22 @@ class Forwarder:
         columns = spec.column_names
 
         async def forward(records: list[Any]) -> None:
-            await self.storage.ingest(signal, columns, [build_row(r) for r in records])
+            tracer = tracing.tracer()
+            if tracer is None:
+                await self.storage.ingest(signal, columns, [build_row(r) for r in records])
+                return
+            with tracer.start_as_current_span(
+                f"forward {signal}",
+                kind=tracing.SpanKind.CLIENT,
+                attributes={"llmo.signal": signal, "llmo.batch.items": len(records)},
+                record_exception=False,
+                **tracing.batch_span_args(BATCH_CONTEXTS.get()),
+            ) as span:
+                try:
+                    await self.storage.ingest(signal, columns, [build_row(r) for r in records])
+                except Exception as exc:
+                    tracing.record_error(span, exc)
+                    raise
 
         return forward
 

@@ -29,6 +29,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 
 from llm_observatory.collector import metrics, otlp
 from llm_observatory.collector.pipeline import Enricher, Forwarder
+from llm_observatory.core import tracing
 from llm_observatory.core.batching import Backpressure, QueueFull
 from llm_observatory.core.logging import get_logger
 from llm_observatory.core.records import Rejection
@@ -67,6 +68,23 @@ class Collector:
         self.enricher = enricher
 
     async def export(self, signal: str, request: Any, protocol: str) -> Rejection:
+        tracer = tracing.tracer()
+        if tracer is None:
+            return await self._export(signal, request, protocol)
+        # No traceparent from the sender: its exporter's context is not ours to join.
+        with tracer.start_as_current_span(
+            f"export {signal}",
+            kind=tracing.SpanKind.SERVER,
+            attributes={"llmo.signal": signal, "llmo.protocol": protocol},
+            record_exception=False,
+        ) as span:
+            try:
+                return await self._export(signal, request, protocol)
+            except Exception as exc:
+                tracing.record_error(span, exc)
+                raise
+
+    async def _export(self, signal: str, request: Any, protocol: str) -> Rejection:
         _, to_records, _, _ = SIGNAL_SPECS[signal]
         decoded = to_records(request)
         records = decoded.records

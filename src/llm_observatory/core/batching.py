@@ -17,6 +17,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -24,6 +25,11 @@ from llm_observatory.core.logging import get_logger
 
 T = TypeVar("T")
 log = get_logger(__name__)
+
+# What `capture` returned at each submit of the batch the handler is running now
+# (tracing: the exports' span contexts). Set inside the worker task, so each batch
+# sees its own.
+BATCH_CONTEXTS: ContextVar[tuple[Any, ...]] = ContextVar("batch_contexts", default=())
 
 
 class Backpressure(Exception):
@@ -45,6 +51,7 @@ class _Entry(Generic[T]):
     items: list[T]
     future: asyncio.Future[None]
     enqueued_at: float = field(default_factory=time.monotonic)
+    captured: Any = None
 
 
 class BatchQueue(Generic[T]):
@@ -61,6 +68,7 @@ class BatchQueue(Generic[T]):
         on_depth: Callable[[int], None] | None = None,
         on_batch: Callable[[int, float], None] | None = None,
         on_failure: Callable[[int, BaseException], None] | None = None,
+        capture: Callable[[], Any] | None = None,
     ) -> None:
         self.name = name
         self.handler = handler
@@ -72,6 +80,7 @@ class BatchQueue(Generic[T]):
         self._on_depth = on_depth or (lambda depth: None)
         self._on_batch = on_batch or (lambda size, seconds: None)
         self._on_failure = on_failure or (lambda size, error: None)
+        self._capture = capture
         self._entries: deque[_Entry[T]] = deque()
         self._waiting = 0  # items in _entries
         self._queued = 0  # items submitted and not yet resolved (waiting + in flight)
@@ -111,6 +120,8 @@ class BatchQueue(Generic[T]):
         if not self._tasks:
             raise BatchFailed(f"{self.name}: not running")
         entry: _Entry[T] = _Entry(items, asyncio.get_running_loop().create_future())
+        if self._capture is not None:
+            entry.captured = self._capture()
         self._entries.append(entry)
         self._waiting += count
         self._queued += count
@@ -151,6 +162,8 @@ class BatchQueue(Generic[T]):
     async def _run(self, batch: list[_Entry[T]]) -> None:
         items = [item for entry in batch for item in entry.items]
         started = time.perf_counter()
+        if self._capture is not None:
+            BATCH_CONTEXTS.set(tuple(entry.captured for entry in batch))
         try:
             await self.handler(items)
         except Exception as exc:

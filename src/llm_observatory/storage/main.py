@@ -16,6 +16,7 @@ import psycopg
 import uvicorn
 from psycopg_pool import AsyncConnectionPool
 
+from llm_observatory.core import tracing
 from llm_observatory.core.logging import configure_logging, get_logger
 from llm_observatory.core.ops import make_ops_app
 from llm_observatory.core.settings import InsecureConfiguration, StorageSettings
@@ -99,6 +100,7 @@ async def serve(settings: StorageSettings) -> None:
     maintenance.cancel()
     await asyncio.gather(*tasks, maintenance, return_exceptions=True)
     await pool.close()
+    tracing.shutdown()
 
 
 def main() -> None:
@@ -116,6 +118,9 @@ def main() -> None:
             log.critical("migration failed; not starting", revision=exc.revision, error=str(exc))
             sys.exit(1)
         log.info("database schema is up to date")
+    tracing.setup_tracing(
+        "storage", settings.otel_exporter_otlp_endpoint, own_ports={settings.api_port}
+    )
     asyncio.run(serve(settings))
 
 

@@ -34,3 +34,13 @@ RETENTION_DROPPED = Counter(
     "llmo_storage_retention_chunks_dropped", "Chunks dropped by the retention task."
 )
 DATABASE_UP = Gauge("llmo_storage_database_up", "1 when the last database check succeeded.")
+QUEUE_CAPACITY = Gauge(
+    "llmo_storage_queue_capacity", "MAX_QUEUE_SIZE of the storage service: each table's limit."
+)
+# route is the template (/v1/ingest/{signal}), never the raw path: bounded labels.
+HTTP_REQUEST_DURATION = Histogram(
+    "llmo_storage_http_request_duration_seconds",
+    "Ingest API requests: time to answer, by route, method and status.",
+    ["route", "method", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)

@@ -9,6 +9,7 @@ the database sees few large COPYs however many exports arrive.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,8 @@ import orjson
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from llm_observatory.core.batching import Backpressure, BatchFailed, BatchQueue
+from llm_observatory.core import tracing
+from llm_observatory.core.batching import BATCH_CONTEXTS, Backpressure, BatchFailed, BatchQueue
 from llm_observatory.core.logging import get_logger
 from llm_observatory.core.rows import TABLE_SPECS
 from llm_observatory.core.settings import StorageSettings
@@ -38,6 +40,7 @@ SIGNALS: dict[str, tuple[type[BatchWriter], str]] = {
     "logs": (LogRecordWriter, "log_records"),
 }
 INGEST_PREFIX = "/v1/ingest/"
+INGEST_ROUTE = "/v1/ingest/{signal}"
 
 
 class InvalidBatch(ValueError):
@@ -84,7 +87,9 @@ class Storage:
                 on_failure=lambda size, error, table=table: metrics.WRITE_FAILURES.labels(
                     table
                 ).inc(),
+                capture=tracing.current_context if tracing.enabled() else None,
             )
+        metrics.QUEUE_CAPACITY.set(settings.max_queue_size)
 
     def _writer(self, writer: BatchWriter, table: str) -> Callable:
         async def write(rows: list[list[Any]]) -> None:
@@ -99,7 +104,30 @@ class Storage:
             metrics.BATCH_ROWS.labels(table).observe(len(rows))
             metrics.ROWS_WRITTEN.labels(table).inc(len(rows))
 
-        return write
+        async def traced_write(rows: list[list[Any]]) -> None:
+            tracer = tracing.tracer()
+            if tracer is None:
+                await write(rows)
+                return
+            with tracer.start_as_current_span(
+                f"write {table}",
+                kind=tracing.SpanKind.CLIENT,
+                attributes={
+                    "db.system": "postgresql",
+                    "db.collection.name": table,
+                    "db.operation.name": self.settings.write_method.upper(),
+                    "llmo.batch.rows": len(rows),
+                },
+                record_exception=False,
+                **tracing.batch_span_args(BATCH_CONTEXTS.get()),
+            ) as span:
+                try:
+                    await write(rows)
+                except Exception as exc:
+                    tracing.record_error(span, exc)
+                    raise
+
+        return traced_write
 
     async def restore_schema(self) -> None:
         if not self.settings.run_migrations:
@@ -154,15 +182,35 @@ class IngestApp:
         if signal not in SIGNALS:
             await _json(send, 404, {"error": f"no endpoint at {path}"})
             return
+        started = time.perf_counter()
+        tracer = tracing.tracer()
+        if tracer is None:
+            status = await self._ingest(signal, scope, receive, send)
+        else:
+            with tracer.start_as_current_span(
+                f"ingest {signal}",
+                context=tracing.extract(scope["headers"]),
+                kind=tracing.SpanKind.SERVER,
+                attributes={"llmo.signal": signal, "http.route": INGEST_ROUTE},
+            ) as span:
+                status = await self._ingest(signal, scope, receive, send)
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(tracing.Status(tracing.StatusCode.ERROR))
+        metrics.HTTP_REQUEST_DURATION.labels(INGEST_ROUTE, scope["method"], str(status)).observe(
+            time.perf_counter() - started
+        )
+
+    async def _ingest(self, signal: str, scope: dict, receive: Callable, send: Callable) -> int:
         if scope["method"] != "POST":
             await _json(send, 405, {"error": "ingest takes POST"})
-            return
+            return 405
         body = await _read(receive)
         try:
             rows = decode_rows(signal, body)
         except InvalidBatch as exc:
             await _json(send, 400, {"error": str(exc)})
-            return
+            return 400
         try:
             await self.storage.ingest(signal, rows)
         except Backpressure as exc:
@@ -172,8 +220,9 @@ class IngestApp:
                 {"error": str(exc)},
                 [(b"retry-after", str(exc.retry_after).encode())],
             )
-            return
+            return 503
         await _json(send, 200, {"accepted": len(rows)})
+        return 200
 
     async def _health(self, send: Callable) -> None:
         try:
