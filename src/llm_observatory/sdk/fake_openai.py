@@ -10,6 +10,7 @@ streamed), embeddings, and failures chosen by model name: a model containing
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 import uuid
@@ -22,6 +23,17 @@ RESPONSE_MODELS = {
     "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
     "text-embedding-3-small": "text-embedding-3-small",
 }
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (the timeout scenario) closes its socket before the
+        # slow answer is written: expected, not worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class FakeOpenAI:
@@ -39,8 +51,7 @@ class FakeOpenAI:
         self.reply = reply
         self.timeout_seconds = timeout_seconds
         self.requests: list[dict[str, Any]] = []
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
+        self._server = _QuietServer((host, port), self._handler())
         self._thread: threading.Thread | None = None
 
     @property
