@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from stack_support import Stack, docker_available, missing_images
+from stack_support import Stack, docker_available, missing_images, tasks
 
 
 def _require_docker() -> None:
@@ -29,9 +29,16 @@ def docker() -> None:
 
 
 @pytest.fixture(scope="session")
-def test_stack(docker) -> Stack:
-    """The isolated test stack, up and healthy; torn down after the session whatever happens."""
-    stack = Stack("test")
+def test_stack(docker, worker_id) -> Stack:
+    """The isolated test stack, up and healthy; torn down after the session whatever happens.
+
+    Under pytest-xdist every worker gets a stack of its own (its project name ends in
+    the worker id; host ports are ephemeral), so parallel workers share no state.
+    """
+    project = None
+    if worker_id != "master":
+        project = f"{tasks.project_name('test')}-{worker_id}"
+    stack = Stack("test", project=project)
     stack.down()  # a previous run killed mid-way must not leak state into this one
     try:
         stack.up(build=True)

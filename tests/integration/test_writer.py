@@ -1,16 +1,12 @@
 """Batch writers against a real TimescaleDB: exact values, NULs, idempotency, both methods.
 
-Needs LLMO_TEST_DATABASE_URL (see conftest.py). Writes go through the app role, as in
-production. LLMO_BENCH=1 also runs the throughput measurement (prints rows/s).
+Needs LLMO_TEST_DATABASE_URL or the test stack (see conftest.py). Writes go through the
+app role, as in production. Throughput: tests/performance/writer_benchmark.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import random
-import statistics
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,7 +14,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
 from llm_observatory.core.records import LogRecordRow, MetricPointRecord, SpanRecord
@@ -31,6 +26,7 @@ from llm_observatory.storage.writer import (
     SpanWriter,
     dump_json,
 )
+from span_records import realistic_spans
 
 METHODS = ("copy", "insert")
 T0 = 1_700_000_000_123_456_789  # 2023-11-14 22:13:20.123456789 UTC
@@ -423,76 +419,6 @@ def test_dump_json_strips_nul_escapes_only() -> None:
 
 # --- realistic load ------------------------------------------------------------------------
 
-MODELS = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4")]
-
-
-def realistic_spans(n: int, seed: int = 7) -> list[SpanRecord]:
-    """LLM client spans as openai-v2 instrumentation makes them: ~15 attributes each."""
-    rnd = random.Random(seed)
-    now = time.time_ns()
-    spans = []
-    for i in range(n):
-        provider, model = MODELS[i % len(MODELS)]
-        start = now - rnd.randrange(0, 3_600_000_000_000)
-        tin, tout = rnd.randrange(50, 4000), rnd.randrange(10, 800)
-        attrs = {
-            "gen_ai.operation.name": "chat",
-            "gen_ai.system": provider,
-            "gen_ai.request.model": model,
-            "gen_ai.response.model": f"{model}-2024-08-06",
-            "gen_ai.response.id": f"chatcmpl-{rnd.getrandbits(96):024x}",
-            "gen_ai.response.finish_reasons": ["stop"],
-            "gen_ai.usage.input_tokens": tin,
-            "gen_ai.usage.output_tokens": tout,
-            "gen_ai.request.temperature": 0.7,
-            "gen_ai.request.max_tokens": 1024,
-            "gen_ai.request.top_p": 1.0,
-            "server.address": "api.openai.com",
-            "server.port": 443,
-            "http.response.status_code": 200,
-            "user.id": f"user-{i % 97}",
-        }
-        spans.append(
-            SpanRecord(
-                trace_id=f"{rnd.getrandbits(128):032x}",
-                span_id=f"{rnd.getrandbits(64):016x}",
-                parent_span_id=f"{rnd.getrandbits(64):016x}" if i % 4 else None,
-                name=f"chat {model}",
-                kind="client",
-                start_time_unix_nano=start,
-                end_time_unix_nano=start + rnd.randrange(200_000_000, 9_000_000_000),
-                status_code="error" if i % 50 == 0 else "unset",
-                service_name=f"svc-{i % 5}",
-                scope_name="opentelemetry.instrumentation.openai_v2",
-                attributes=attrs,
-                resource_attributes={
-                    "service.name": f"svc-{i % 5}",
-                    "telemetry.sdk.name": "opentelemetry",
-                    "telemetry.sdk.language": "python",
-                    "telemetry.sdk.version": "1.28.0",
-                    "host.name": "worker-1",
-                },
-                is_llm=True,
-                provider=provider,
-                operation="chat",
-                request_model=model,
-                response_model=f"{model}-2024-08-06",
-                model=f"{model}-2024-08-06",
-                input_tokens=tin,
-                output_tokens=tout,
-                total_tokens=tin + tout,
-                cost_usd=tin * 2.5e-6 + tout * 1e-5,
-                conversation_id=f"conv-{i % 300}",
-                user_id=f"user-{i % 97}",
-                input_messages=[
-                    {"role": "system", "content": "You are a helpful assistant."},
-                    {"role": "user", "content": "Summarise this paragraph " * 8},
-                ],
-                output_messages=[{"role": "assistant", "content": "A short summary. " * 6}],
-            )
-        )
-    return spans
-
 
 def test_realistic_batch_copy(app_url: str, migrated_url: str) -> None:
     spans = realistic_spans(2000, seed=11)
@@ -500,56 +426,3 @@ def test_realistic_batch_copy(app_url: str, migrated_url: str) -> None:
     ids = [s.trace_id for s in spans]
     n = fetch(migrated_url, "SELECT count(*) AS n FROM spans WHERE trace_id = ANY(%s)", (ids,))
     assert n[0]["n"] == 2000
-
-
-@pytest.mark.skipif(not os.environ.get("LLMO_BENCH"), reason="set LLMO_BENCH=1 to measure")
-def test_throughput(
-    database_factory: Callable[[], str], app_role: str, with_role: Callable[[str, str], str]
-) -> None:
-    """rows/s for 10,000 realistic spans: copy (staging + ON CONFLICT), insert, plain COPY."""
-    url = database_factory()
-    migrate.upgrade(url)
-    n, rounds = 10_000, 5
-    spans = realistic_spans(n)
-
-    async def plain_copy(pool: AsyncConnectionPool, writer: SpanWriter) -> None:
-        rows = writer.rows(spans)
-        async with (
-            pool.connection() as conn,
-            conn.cursor() as cur,
-            cur.copy(SPANS.copy_sql(target="spans")) as copy,
-        ):
-            for row in rows:
-                await copy.write_row(row)
-
-    async def main() -> dict[str, list[float]]:
-        results: dict[str, list[float]] = {}
-        async with AsyncConnectionPool(with_role(url, app_role), min_size=1, open=False) as pool:
-            for _ in range(rounds):
-                for label in ("copy", "insert", "plain COPY (no dedupe)", "copy, all duplicates"):
-                    if label != "copy, all duplicates":
-                        async with pool.connection() as conn:
-                            await conn.execute("DELETE FROM spans")
-                    writer = SpanWriter(pool, method="insert" if label == "insert" else "copy")
-                    started = time.perf_counter()
-                    if label.startswith("plain"):
-                        await plain_copy(pool, writer)
-                    else:
-                        inserted = await writer.write(spans)
-                        assert inserted == (0 if "duplicates" in label else n)
-                    results.setdefault(label, []).append(n / (time.perf_counter() - started))
-            writer = SpanWriter(pool)
-            started = time.perf_counter()
-            writer.rows(spans)
-            results["row conversion only"] = [n / (time.perf_counter() - started)]
-        return results
-
-    results = asyncio.run(main())
-    print()
-    for label, rates in results.items():
-        print(
-            f"{label:>28}: median {statistics.median(rates):>8,.0f} rows/s, best "
-            f"{max(rates):>8,.0f}  (runs: " + ", ".join(f"{r:,.0f}" for r in rates) + ")"
-        )
-    with psycopg.connect(url) as conn:
-        assert conn.execute(sql.SQL("SELECT count(*) FROM spans")).fetchone()[0] == n

@@ -14,6 +14,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from llm_observatory.api import metrics
+from llm_observatory.core.ops import ping_database
 from llm_observatory.core.settings import ApiSettings
 
 Query = str | sql.Composable
@@ -66,10 +67,4 @@ class Database:
             return await cursor.fetchall()
 
     async def check(self) -> None:
-        try:
-            async with self.pool.connection(timeout=2) as conn:
-                await conn.execute("SELECT 1")
-        except Exception:
-            metrics.DATABASE_UP.set(0)
-            raise
-        metrics.DATABASE_UP.set(1)
+        await ping_database(self.pool, metrics.DATABASE_UP)

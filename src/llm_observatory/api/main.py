@@ -15,9 +15,10 @@ import sys
 import uvicorn
 
 from llm_observatory.core import tracing
-from llm_observatory.core.logging import configure_logging, get_logger
+from llm_observatory.core.logging import get_logger
 from llm_observatory.core.ops import make_ops_app
-from llm_observatory.core.settings import ApiSettings, InsecureConfiguration
+from llm_observatory.core.settings import ApiSettings
+from llm_observatory.core.startup import load_settings
 
 log = get_logger("llm_observatory.api")
 
@@ -75,14 +76,7 @@ async def serve(settings: ApiSettings) -> bool:
 
 
 def main() -> None:
-    settings = ApiSettings()
-    configure_logging(settings.log_level, settings.log_format, service="api")
-    try:
-        settings.check_production()
-    except InsecureConfiguration as exc:
-        log.error("refusing to start", reason=str(exc))
-        print(f"llm-observatory-api: {exc}", file=sys.stderr)
-        sys.exit(2)
+    settings = load_settings(ApiSettings, "api")
     tracing.setup_tracing("api", settings.otel_exporter_otlp_endpoint, own_ports={settings.port})
     stopped_cleanly = asyncio.run(serve(settings))
     tracing.shutdown()

@@ -12,9 +12,10 @@ import uvicorn
 from llm_observatory.collector.pipeline import Enricher, Forwarder, StorageClient
 from llm_observatory.collector.service import Collector, OtlpHttpApp, make_grpc_server
 from llm_observatory.core import tracing
-from llm_observatory.core.logging import configure_logging, get_logger
+from llm_observatory.core.logging import get_logger
 from llm_observatory.core.ops import make_ops_app
-from llm_observatory.core.settings import CollectorSettings, InsecureConfiguration
+from llm_observatory.core.settings import CollectorSettings
+from llm_observatory.core.startup import load_settings
 
 log = get_logger("llm_observatory.collector")
 
@@ -93,13 +94,7 @@ async def serve(settings: CollectorSettings) -> None:
 
 
 def main() -> None:
-    settings = CollectorSettings()
-    configure_logging(settings.log_level, settings.log_format, service="collector")
-    try:
-        settings.check_production()
-    except InsecureConfiguration as exc:
-        log.error("refusing to start", reason=str(exc))
-        sys.exit(2)
+    settings = load_settings(CollectorSettings, "collector")
     try:
         start_tracing(settings)
     except tracing.SelfTracingLoop as exc:

@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Gauge,
+    generate_latest,
+)
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -35,6 +42,19 @@ async def run_health_checks(checks: Mapping[str, HealthCheck]) -> tuple[bool, di
     results = await asyncio.gather(*(one(checks[name]) for name in names))
     report = dict(zip(names, results, strict=True))
     return all(result == "ok" for result in results), report
+
+
+async def ping_database(pool: Any, up: Gauge | None = None) -> None:
+    """`SELECT 1` through a connection pool; `up` (a 0/1 gauge) records the outcome."""
+    try:
+        async with pool.connection(timeout=2) as conn:
+            await conn.execute("SELECT 1")
+    except Exception:
+        if up is not None:
+            up.set(0)
+        raise
+    if up is not None:
+        up.set(1)
 
 
 def make_ops_app(

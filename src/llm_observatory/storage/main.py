@@ -17,9 +17,10 @@ import uvicorn
 from psycopg_pool import AsyncConnectionPool
 
 from llm_observatory.core import tracing
-from llm_observatory.core.logging import configure_logging, get_logger
+from llm_observatory.core.logging import get_logger
 from llm_observatory.core.ops import make_ops_app
-from llm_observatory.core.settings import InsecureConfiguration, StorageSettings
+from llm_observatory.core.settings import StorageSettings
+from llm_observatory.core.startup import load_settings
 from llm_observatory.storage import metrics
 from llm_observatory.storage.migrate import MigrationError, libpq_url, run_migrations_locked
 from llm_observatory.storage.retention import enforce_retention_async
@@ -104,13 +105,7 @@ async def serve(settings: StorageSettings) -> None:
 
 
 def main() -> None:
-    settings = StorageSettings()
-    configure_logging(settings.log_level, settings.log_format, service="storage")
-    try:
-        settings.check_production()
-    except InsecureConfiguration as exc:
-        log.error("refusing to start", reason=str(exc))
-        sys.exit(2)
+    settings = load_settings(StorageSettings, "storage")
     if settings.run_migrations:
         try:
             run_migrations_locked(settings.migrations_url)

@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from llm_observatory.core import tracing
 from llm_observatory.core.batching import BATCH_CONTEXTS, Backpressure, BatchFailed, BatchQueue
 from llm_observatory.core.logging import get_logger
+from llm_observatory.core.ops import ping_database
 from llm_observatory.core.rows import TABLE_SPECS
 from llm_observatory.core.settings import StorageSettings
 from llm_observatory.storage import metrics
@@ -153,13 +154,7 @@ class Storage:
         await self.queues[signal].submit(rows)
 
     async def check_database(self) -> None:
-        try:
-            async with self.pool.connection(timeout=2) as conn:
-                await conn.execute("SELECT 1")
-        except Exception:
-            metrics.DATABASE_UP.set(0)
-            raise
-        metrics.DATABASE_UP.set(1)
+        await ping_database(self.pool, metrics.DATABASE_UP)
         stats = self.pool.get_stats()
         metrics.POOL_SIZE.set(stats.get("pool_size", 0))
         metrics.POOL_AVAILABLE.set(stats.get("pool_available", 0))
