@@ -153,12 +153,16 @@ class Stack:
     def url(self, service: str, container_port: int, path: str = "") -> str:
         return f"http://127.0.0.1:{self.port(service, container_port)}{path}"
 
+    def var(self, name: str, default: str) -> str:
+        """A variable as this stack's compose sees it: its own env, then the process's."""
+        return self.env.get(name) or os.environ.get(name, default)
+
     def database_url(self, database: str | None = None) -> str:
         """Superuser URL of the stack's database, from the host."""
-        user = os.environ.get("DB_USER", "postgres")
-        password = os.environ.get("DB_PASSWORD", "postgres_dev_password")
-        name = database or os.environ.get("DB_NAME", "llm_observatory")
-        port = self.port("timescaledb", int(os.environ.get("DB_PORT", "5432")))
+        user = self.var("DB_USER", "postgres")
+        password = self.var("DB_PASSWORD", "postgres_dev_password")
+        name = database or self.var("DB_NAME", "llm_observatory")
+        port = self.port("timescaledb", int(self.var("DB_PORT", "5432")))
         return f"postgresql://{user}:{password}@127.0.0.1:{port}/{name}"
 
     def wait_healthy(self, service: str, timeout: float = 120) -> None:

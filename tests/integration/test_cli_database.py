@@ -80,3 +80,13 @@ def test_seed_then_reset(run):
     assert code == 0 and "deleted 500 rows from spans" in out
     with psycopg.connect(run.url) as conn:
         assert conn.execute("SELECT count(*) FROM spans").fetchone()[0] == 0
+
+
+def test_seed_if_empty_seeds_once(run):
+    run("migrate")
+    code, out, _ = run("seed", "--count", "300", "--days", "1", "--if-empty")
+    assert code == 0 and "seeded 300 spans" in out
+    code, out, _ = run("seed", "--count", "300", "--days", "1", "--if-empty")
+    assert code == 0 and "nothing seeded" in out
+    with psycopg.connect(run.url) as conn:
+        assert conn.execute("SELECT count(*) FROM spans").fetchone()[0] == 300

@@ -154,3 +154,19 @@ def test_backend_network_is_internal():
 def test_database_and_cache_are_not_published_in_base():
     for name in ("timescaledb", "redis"):
         assert not _services(MODES["base"])[name].get("ports"), f"{name} is published"
+
+
+def test_modes_sharing_a_project_never_share_an_image_name_for_different_targets():
+    """base, dev, debug and prod run under one project name: an image one mode builds
+    must not be started by another with a different build target (dev's image in base
+    mode ran the CLI's help instead of the service)."""
+    shared = [mode for mode in MODES if mode != "test"]
+    built: dict[str, set[str]] = {}
+    for mode in shared:
+        for name, service in _services(MODES[mode]).items():
+            if "build" not in service:
+                continue
+            image = service.get("image") or f"policy-{name}"
+            built.setdefault(image, set()).add(service["build"].get("target", ""))
+    clashes = {image: targets for image, targets in built.items() if len(targets) > 1}
+    assert not clashes, f"one image name, several build targets: {clashes}"

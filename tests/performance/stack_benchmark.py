@@ -132,7 +132,8 @@ def hot_reload(stack: Stack) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip-cold", action="store_true", help="skip the no-cache rebuild")
-    parser.add_argument("--idle-seconds", type=float, default=30, help="settle before sampling")
+    # Past the 60 s start_period, during which healthchecks run every second.
+    parser.add_argument("--idle-seconds", type=float, default=90, help="settle before sampling")
     args = parser.parse_args()
 
     ports = {name: str(free_port()) for name in env_example() if name.endswith("_PORT")}

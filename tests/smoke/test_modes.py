@@ -249,3 +249,19 @@ def test_test_runner_exit_code_reaches_the_caller(docker, args, expected):
     finally:
         stack.down()
     assert result.returncode == expected, result.stdout[-3000:]
+
+
+def test_dev_seeds_demo_data_once(dev):
+    import psycopg
+
+    def spans() -> int:
+        with psycopg.connect(dev.database_url(), connect_timeout=10) as conn:
+            return conn.execute("SELECT count(*) FROM spans").fetchone()[0]
+
+    dev.compose("up", "--no-deps", "dev-seed")  # what `invoke dev` runs after storage
+    seeded = spans()
+    assert seeded >= int(dev.env.get("DEV_SEED_COUNT", "2000"))
+    second = dev.compose("up", "--no-deps", "dev-seed")
+    assert spans() == seeded, "the second start seeded again"
+    logs = dev.compose("logs", "--no-log-prefix", "dev-seed").stdout
+    assert "nothing seeded" in logs, second.stdout[-2000:]

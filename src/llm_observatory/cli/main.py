@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument(
         "--batch-size", type=_positive_int, default=5000, help="spans per write transaction"
     )
+    seed.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="seed only when spans holds no rows (dev mode seeds this way, once)",
+    )
 
     reset = commands.add_parser("reset", help="delete all spans, metrics and logs")
     reset.add_argument("--confirm", action="store_true", help="yes, delete everything")
@@ -144,7 +149,11 @@ def cmd_seed(args: argparse.Namespace, settings: CliSettings) -> int:
     from llm_observatory.cli import database
     from llm_observatory.cli.seed import seed
 
-    database.counts(settings.database_url)  # unreachable database / missing schema: clear error
+    # An unreachable database or a missing schema gives a clear error here.
+    existing = database.counts(settings.database_url)["spans"]
+    if args.if_empty and existing:
+        print(f"spans already holds {existing} rows: nothing seeded (--if-empty)")
+        return 0
     result = asyncio.run(
         seed(settings.database_url, args.count, args.days, args.seed, args.batch_size)
     )
