@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import subprocess
 import threading
 import time
@@ -454,3 +455,47 @@ def test_services_stop_gracefully_on_sigterm(stack, service):
         stack.compose("start", service)
         stack.wait_healthy(service)
         stack.wait_healthy("collector")
+
+
+def _worker_pids(stack) -> list[str]:
+    top = stack.compose("top", "collector").stdout.splitlines()
+    return [line.split()[1] for line in top if "spawn_main" in line]
+
+
+def test_collector_runs_worker_processes_and_restarts_whole_when_one_dies(stack):
+    processes = int(stack.var("COLLECTOR_PROCESSES", "2"))
+    assert processes > 1, "the stack should run several collector processes"
+    workers = _worker_pids(stack)
+    assert len(workers) == processes, workers
+    metrics = httpx.get(stack.url("collector", 9090, "/metrics")).text
+    capacity = float(re.search(r"^llmo_collector_queue_capacity (\S+)", metrics, re.M).group(1))
+    assert capacity == processes * 10000  # MAX_QUEUE_SIZE, summed over the workers
+
+    container = stack.compose("ps", "-q", "collector").stdout.strip()
+
+    def restarts() -> int:
+        return int(
+            subprocess.run(
+                ["docker", "inspect", "-f", "{{.RestartCount}}", container],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+
+    before = restarts()
+    # From inside the container: `top` shows host PIDs.
+    kill_one_worker = (
+        "import os, signal\n"
+        "pids = [int(p) for p in os.listdir('/proc') if p.isdigit()\n"
+        "        and int(p) != os.getpid()\n"
+        "        and b'spawn_main' in open(f'/proc/{p}/cmdline', 'rb').read()]\n"
+        "os.kill(max(pids), signal.SIGKILL)\n"
+    )
+    stack.exec("collector", "python", "-c", kill_one_worker)
+    deadline = time.monotonic() + 60
+    while restarts() == before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert restarts() > before, "a dead worker left the collector half-running"
+    stack.wait_healthy("collector")
+    assert len(_worker_pids(stack)) == processes

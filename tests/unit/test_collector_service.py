@@ -208,3 +208,19 @@ async def test_grpc_full_queue_is_resource_exhausted_with_retry_info(grpc_stub):
     assert _retry_info(caught.value).retry_delay.seconds >= 1
     storage.gate.set()
     await first
+
+
+def test_known_series_exist_before_anything_happens():
+    from prometheus_client import generate_latest
+
+    from llm_observatory.collector import metrics
+    from llm_observatory.collector.pii import KINDS
+
+    metrics.initialise(KINDS)
+    text = generate_latest().decode()
+    assert (
+        'llmo_collector_items_rejected_total{protocol="grpc",reason="too_large",signal="logs"}'
+        in text
+    )
+    assert 'llmo_collector_pii_detections_total{kind="iban"}' in text
+    assert 'llmo_collector_forward_failures_total{signal="metrics"}' in text

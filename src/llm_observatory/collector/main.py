@@ -1,14 +1,30 @@
-"""`llm-observatory-collector`: OTLP gRPC on 4317, OTLP/HTTP on 4318, /health + /metrics on 9090."""
+"""`llm-observatory-collector`: OTLP gRPC on 4317, OTLP/HTTP on 4318, /health + /metrics on 9090.
+
+One Python process decodes and enriches at most about one core's worth of spans. With
+COLLECTOR_PROCESSES=N the command is a supervisor that starts N worker processes:
+they share the OTLP ports (SO_REUSEPORT; the kernel spreads connections across them),
+worker 0 also serves /health and /metrics, and Prometheus metrics are aggregated over
+the workers (prometheus_client's multiprocess mode). A worker that dies takes the
+others down with it, so the container restarts whole.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
+import os
+import shutil
 import signal
+import socket
 import sys
+import tempfile
+from multiprocessing.connection import wait as wait_for_exit
 
 import uvicorn
+from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 
+from llm_observatory.collector import metrics, pii
 from llm_observatory.collector.pipeline import Enricher, Forwarder, StorageClient
 from llm_observatory.collector.service import Collector, OtlpHttpApp, make_grpc_server
 from llm_observatory.core import tracing
@@ -44,7 +60,26 @@ def _uvicorn(app, endpoint: str, settings: CollectorSettings) -> _Server:
     return _Server(config)
 
 
-async def serve(settings: CollectorSettings) -> None:
+def _reuse_port_socket(endpoint: str) -> socket.socket:
+    host, port = CollectorSettings.split_endpoint(endpoint)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _ops_registry() -> CollectorRegistry:
+    """Metrics of every worker when there are several, else this process's."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
+async def serve(settings: CollectorSettings, worker: int = 0) -> None:
+    metrics.initialise(pii.KINDS)
     storage = StorageClient(settings.storage_service_url, settings.storage_timeout)
     forwarder = Forwarder(settings, storage)
     collector = Collector(forwarder, Enricher(settings))
@@ -56,7 +91,14 @@ async def serve(settings: CollectorSettings) -> None:
     http = _uvicorn(
         OtlpHttpApp(collector, settings.max_request_bytes), settings.otlp_http_endpoint, settings
     )
-    ops = _uvicorn(make_ops_app({"storage": storage.health}), settings.metrics_endpoint, settings)
+    shared = settings.collector_processes > 1
+    http_sockets = [_reuse_port_socket(settings.otlp_http_endpoint)] if shared else None
+    registry = _ops_registry()
+    ops_app = make_ops_app(
+        {"storage": storage.health}, **({"registry": registry} if registry else {})
+    )
+    # Only worker 0 serves /health and /metrics: one port, every worker's metrics.
+    ops = _uvicorn(ops_app, settings.metrics_endpoint, settings) if worker == 0 else None
 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -64,9 +106,12 @@ async def serve(settings: CollectorSettings) -> None:
         loop.add_signal_handler(sig, stopping.set)
 
     await grpc_server.start()
-    servers = [asyncio.create_task(http.serve()), asyncio.create_task(ops.serve())]
+    servers = [asyncio.create_task(http.serve(sockets=http_sockets))]
+    if ops is not None:
+        servers.append(asyncio.create_task(ops.serve()))
     log.info(
         "collector listening",
+        worker=worker,
         grpc=settings.otlp_grpc_endpoint,
         http=settings.otlp_http_endpoint,
         metrics=settings.metrics_endpoint,
@@ -82,25 +127,78 @@ async def serve(settings: CollectorSettings) -> None:
             log.error("server failed", error=str(task.exception()))
     log.info("collector stopping: finishing exports in flight")
     # Stop taking new work, let in-flight exports finish, then close the rest.
-    http_task, ops_task = servers
+    http_task, *ops_task = servers
     http.should_exit = True
     await grpc_server.stop(grace=10)
     await asyncio.gather(http_task, return_exceptions=True)
     await forwarder.stop()
-    ops.should_exit = True
-    await asyncio.gather(ops_task, return_exceptions=True)
+    if ops is not None:
+        ops.should_exit = True
+        await asyncio.gather(*ops_task, return_exceptions=True)
     await storage.close()
     log.info("collector stopped")
 
 
 def main() -> None:
     settings = load_settings(CollectorSettings, "collector")
+    if settings.collector_processes > 1:
+        sys.exit(supervise(settings.collector_processes))
+    _run(settings, worker=0)
+
+
+def _run(settings: CollectorSettings, worker: int) -> None:
     try:
         start_tracing(settings)
     except tracing.SelfTracingLoop as exc:
         log.error("refusing to start", reason=str(exc))
         sys.exit(2)
-    asyncio.run(serve(settings))
+    asyncio.run(serve(settings, worker))
+
+
+def _worker(index: int) -> None:
+    settings = load_settings(CollectorSettings, "collector")
+    _run(settings, worker=index)
+
+
+def supervise(processes: int) -> int:
+    """Start the workers; stop them all on SIGTERM/SIGINT or when one of them dies."""
+    metrics_dir = tempfile.mkdtemp(prefix="llmo-collector-metrics-")
+    # Set before the workers start: prometheus_client reads it when metrics are made.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    context = multiprocessing.get_context("spawn")  # grpc must not be forked
+    workers = [
+        context.Process(target=_worker, args=(index,), name=f"collector-{index}")
+        for index in range(processes)
+    ]
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for process in workers:
+            if process.is_alive() and process.pid:
+                os.kill(process.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for process in workers:
+        process.start()
+    log.info("collector supervisor started", workers=processes)
+    try:
+        wait_for_exit([process.sentinel for process in workers])
+        if not stopping:
+            dead = [p.name for p in workers if p.exitcode is not None]
+            log.error("a collector worker exited; stopping the others", workers=dead)
+            stop(signal.SIGTERM, None)
+        for process in workers:
+            process.join(timeout=25)
+            if process.is_alive():
+                process.kill()
+                process.join()
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    clean = stopping and all(process.exitcode == 0 for process in workers)
+    return 0 if clean else 1
 
 
 def start_tracing(settings: CollectorSettings) -> bool:

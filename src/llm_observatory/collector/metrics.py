@@ -30,8 +30,18 @@ EXPORT_DURATION = Histogram(
     ["signal", "protocol"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-QUEUE_DEPTH = Gauge("llmo_collector_queue_depth", "Items waiting to be forwarded to storage.")
-QUEUE_CAPACITY = Gauge("llmo_collector_queue_capacity", "MAX_QUEUE_SIZE: the queue's limit.")
+# multiprocess_mode: how worker processes combine (COLLECTOR_PROCESSES > 1); ignored
+# with one process.
+QUEUE_DEPTH = Gauge(
+    "llmo_collector_queue_depth",
+    "Items waiting to be forwarded to storage.",
+    multiprocess_mode="livesum",
+)
+QUEUE_CAPACITY = Gauge(
+    "llmo_collector_queue_capacity",
+    "MAX_QUEUE_SIZE summed over the worker processes: the queue's limit.",
+    multiprocess_mode="livesum",
+)
 BATCH_SIZE = Histogram(
     "llmo_collector_batch_size",
     "Items per batch forwarded to storage.",
@@ -57,3 +67,32 @@ COST_MISSES = Counter(
 PII_DETECTIONS = Counter(
     "llmo_collector_pii_detections", "Items in which PII was found and redacted, by kind.", ["kind"]
 )
+
+SIGNALS = ("traces", "metrics", "logs")
+PROTOCOLS = ("grpc", "http")
+REJECTION_REASONS = ("invalid", "queue_full", "storage_unavailable", "too_large", "malformed")
+SUCCESS_CODES = {"http": "200", "grpc": "OK"}
+
+
+def initialise(pii_kinds: tuple[str, ...]) -> None:
+    """Create the known series at zero.
+
+    A labelled counter nothing has incremented yet is absent from /metrics, and with
+    several worker processes not even its name is listed: dashboards would show "No
+    data" and rules would see no series instead of 0 rejections.
+    """
+    for signal in SIGNALS:
+        FORWARD_FAILURES.labels(signal)
+        FORWARD_DURATION.labels(signal)
+        for protocol in PROTOCOLS:
+            ITEMS_RECEIVED.labels(signal, protocol)
+            ITEMS_ACCEPTED.labels(signal, protocol)
+            EXPORT_DURATION.labels(signal, protocol)
+            REQUESTS.labels(signal, protocol, SUCCESS_CODES[protocol])
+            for reason in REJECTION_REASONS:
+                ITEMS_REJECTED.labels(signal, protocol, reason)
+    # Spans whose provider no convention names are counted as "unknown".
+    LLM_SPANS.labels("unknown")
+    COST_MISSES.labels("unknown")
+    for kind in pii_kinds:
+        PII_DETECTIONS.labels(kind)

@@ -117,6 +117,8 @@ class CollectorSettings(CommonSettings):
     flush_interval: float = 0.005  # longest a partial batch waits for company (e.g. "5ms")
     max_queue_size: int = Field(10000, ge=1)  # spans buffered before back-pressure
     worker_threads: int = Field(4, ge=1)
+    # Worker processes sharing the OTLP ports: one decodes about a core's worth.
+    collector_processes: int = Field(1, ge=1, le=32)
     max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024)  # decompressed OTLP body limit
     storage_timeout: float = 10.0  # seconds for one forward to storage
 
