@@ -8,11 +8,13 @@ so what the tests exercise is what `invoke up --mode test` starts.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +46,19 @@ def env_example() -> dict[str, str]:
             key, _, value = line.partition("=")
             values[key.strip()] = value.strip()
     return values
+
+
+def process_start_time(metrics_url: str, timeout: float = 2) -> float | None:
+    """`process_start_time_seconds` from a /metrics page; None while it does not answer.
+
+    A hot reload replaces the process, so a new value means the new code is running.
+    """
+    try:
+        body = urllib.request.urlopen(metrics_url, timeout=timeout).read().decode()
+    except OSError:
+        return None
+    match = re.search(r"^process_start_time_seconds (\S+)", body, re.M)
+    return float(match.group(1)) if match else None
 
 
 def docker_available() -> str | None:

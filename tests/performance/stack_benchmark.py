@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from stack_support import ROOT, Stack, env_example, free_port
+from stack_support import ROOT, Stack, env_example, free_port, process_start_time
 
 SERVICES = ("collector", "storage", "api")  # and what they depend on
 
@@ -102,12 +102,7 @@ def hot_reload(stack: Stack) -> float:
     metrics = stack.url("collector", 9090, "/metrics")
 
     def started() -> float | None:
-        try:
-            body = urllib.request.urlopen(metrics, timeout=1).read().decode()
-        except OSError:
-            return None
-        match = re.search(r"^process_start_time_seconds (\S+)", body, re.M)
-        return float(match.group(1)) if match else None
+        return process_start_time(metrics, timeout=1)
 
     before = started()
     source = ROOT / "src/llm_observatory/collector/service.py"

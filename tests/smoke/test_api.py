@@ -162,11 +162,6 @@ async def _write(url: str, spans: list[SpanRecord]) -> int:
 
 
 @pytest.fixture(scope="module")
-def stack(test_stack):
-    return test_stack
-
-
-@pytest.fixture(scope="module")
 def seeded(stack) -> Seeded:
     data = build_seed()
     assert asyncio.run(_write(stack.database_url(), data.spans)) == len(data.spans)

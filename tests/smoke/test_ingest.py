@@ -17,7 +17,6 @@ import uuid
 from decimal import Decimal
 
 import httpx
-import psycopg
 import pytest
 from genai_prices import Usage, calc_price
 from google.rpc import status_pb2
@@ -41,11 +40,6 @@ from llm_observatory.sdk.fake_openai import FakeOpenAI
 PROTOBUF = {"content-type": "application/x-protobuf"}
 
 
-@pytest.fixture(scope="module")
-def stack(test_stack):
-    return test_stack
-
-
 # Per test: a restarted container gets a new ephemeral host port.
 @pytest.fixture
 def otlp_http(stack) -> str:
@@ -55,12 +49,6 @@ def otlp_http(stack) -> str:
 @pytest.fixture
 def otlp_grpc(stack) -> str:
     return f"127.0.0.1:{stack.port('collector', 4317)}"
-
-
-@pytest.fixture(scope="module")
-def db(stack):
-    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
-        yield conn
 
 
 def rows(db, service: str) -> list[dict]:

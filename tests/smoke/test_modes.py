@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import subprocess
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from stack_support import ROOT, Stack, env_example, free_port
+from stack_support import ROOT, Stack, env_example, free_port, process_start_time
 
 OUR_SERVICES = ("collector", "storage", "api")
 DEBUG_PORTS = {"collector": 5678, "storage": 5679, "api": 5680}
@@ -187,24 +186,15 @@ def dev(mode_stack) -> Stack:
     return mode_stack("dev")
 
 
-def _start_time(url: str) -> float | None:
-    try:
-        body = urllib.request.urlopen(url, timeout=2).read().decode()
-    except OSError:
-        return None
-    match = re.search(r"^process_start_time_seconds (\S+)", body, re.M)
-    return float(match.group(1)) if match else None
-
-
 def test_dev_reloads_a_service_when_its_source_is_saved(dev):
     metrics = dev.url("collector", 9090, "/metrics")
-    before = _start_time(metrics)
+    before = process_start_time(metrics)
     assert before is not None
     source = Path(ROOT, "src/llm_observatory/collector/service.py")
     source.write_text(source.read_text())  # a save without a change
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        now = _start_time(metrics)
+        now = process_start_time(metrics)
         if now is not None and now != before:
             break
         time.sleep(0.1)

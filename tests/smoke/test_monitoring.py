@@ -41,11 +41,6 @@ def wait_for(what: str, probe, timeout: float, interval: float = 1.0):
     raise AssertionError(f"{what}: not within {timeout:g}s (last: {last!r})")
 
 
-@pytest.fixture(scope="module")
-def stack(test_stack) -> Stack:
-    return test_stack
-
-
 def prometheus(stack: Stack, path: str, **params) -> dict:
     response = httpx.get(stack.url("prometheus", 9090, path), params=params, timeout=10)
     response.raise_for_status()

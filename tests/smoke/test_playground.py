@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 import uuid
 
-import psycopg
 import pytest
 
 from llm_observatory.sdk import configure
@@ -23,17 +22,6 @@ from llm_observatory.sdk.playground import (
 from llm_observatory.sdk.scenarios import SCENARIOS, Playground
 
 pytest.importorskip("openai")
-
-
-@pytest.fixture(scope="module")
-def stack(test_stack):
-    return test_stack
-
-
-@pytest.fixture(scope="module")
-def db(stack):
-    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
-        yield conn
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import sys
 import uuid
 from decimal import Decimal
 
-import psycopg
 import pytest
 from genai_prices import Usage, calc_price
 
@@ -20,17 +19,6 @@ from llm_observatory.sdk import agent, configure, llm_call, tool_call
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODEL = "claude-3-5-sonnet-20241022"
-
-
-@pytest.fixture(scope="module")
-def stack(test_stack):
-    return test_stack
-
-
-@pytest.fixture(scope="module")
-def db(stack):
-    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
-        yield conn
 
 
 def rows(db, service: str) -> list[dict]:
