@@ -231,9 +231,9 @@ def test_health_names_what_is_down():
     body = response.json()
     assert set(body) == {"status", "database", "redis"}
     assert (body["status"], body["database"]) == ("degraded", "ok")
-    assert body["redis"].startswith("down: ConnectionError")
+    assert body["redis"] == "down"  # the reason goes to the log, not to an open endpoint
     db.down = True
-    assert client.get("/health").json()["database"].startswith("down: ConnectionRefusedError")
+    assert client.get("/health").json()["database"] == "down"
 
 
 def test_graphiql_page_only_with_the_playground_on():

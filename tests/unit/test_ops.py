@@ -2,10 +2,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from prometheus_client import CollectorRegistry, Counter
 from starlette.testclient import TestClient
+from structlog.testing import capture_logs
 
-from llm_observatory.core.ops import make_ops_app
+from llm_observatory.core.ops import make_ops_app, run_health_checks
+
+# What a failing dependency's exception says: host, role, address. /health is open.
+SECRET_DETAIL = 'connection to server at "db.internal" (10.0.0.7), user "llm_app" refused'
 
 
 async def _ok() -> None:
@@ -13,7 +18,7 @@ async def _ok() -> None:
 
 
 async def _broken() -> None:
-    raise ConnectionRefusedError("connection refused")
+    raise ConnectionRefusedError(SECRET_DETAIL)
 
 
 async def _slow() -> None:
@@ -27,20 +32,36 @@ def test_health_ok_when_every_check_passes():
     assert response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
 
 
-def test_health_503_names_what_is_down():
+def test_health_503_says_down_and_nothing_more():
     client = TestClient(make_ops_app({"database": _ok, "redis": _broken}))
-    response = client.get("/health")
+    with capture_logs() as logs:
+        response = client.get("/health")
     assert response.status_code == 503
-    body = response.json()
-    assert body["database"] == "ok"
-    assert body["redis"].startswith("down: ConnectionRefusedError")
+    assert response.json() == {"status": "degraded", "database": "ok", "redis": "down"}
+    for fragment in ("db.internal", "10.0.0.7", "llm_app", "ConnectionRefusedError"):
+        assert fragment not in response.text
+    # The reason is in the service's log instead.
+    [event] = [e for e in logs if e["event"] == "health check failed"]
+    assert event["dependency"] == "redis"
+    assert event["reason"] == f"ConnectionRefusedError: {SECRET_DETAIL}"
 
 
 def test_health_check_timeout_counts_as_down(monkeypatch):
     monkeypatch.setattr("llm_observatory.core.ops.CHECK_TIMEOUT_SECONDS", 0.05)
-    response = TestClient(make_ops_app({"storage": _slow})).get("/health")
+    with capture_logs() as logs:
+        response = TestClient(make_ops_app({"storage": _slow})).get("/health")
     assert response.status_code == 503
-    assert "no answer" in response.json()["storage"]
+    assert response.json() == {"status": "degraded", "storage": "down"}
+    assert [e["reason"] for e in logs if e["dependency"] == "storage"] == ["no answer within 0.05s"]
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("x" * 10_000), OSError(), ValueError("é\n\x00")])
+def test_every_failure_reads_down(exc):
+    async def failing() -> None:
+        raise exc
+
+    healthy, report = asyncio.run(run_health_checks({"db": failing, "cache": _ok}))
+    assert (healthy, report) == (False, {"db": "down", "cache": "ok"})
 
 
 def test_metrics_exposes_the_registry():

@@ -2,6 +2,10 @@
 
 Compose healthchecks and Prometheus both talk to this one small app, so a service's
 health means the same thing everywhere: its dependencies answered just now.
+
+A health answer says `ok` or `down` per dependency and nothing more: /health needs no
+token, and an exception's text names hosts, roles and addresses. Why a dependency is
+down goes to the service's log.
 """
 
 from __future__ import annotations
@@ -22,26 +26,44 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from llm_observatory.core.logging import get_logger
+
 # Each check returns normally when the dependency is fine and raises when it is not.
 HealthCheck = Callable[[], Awaitable[object]]
 
 CHECK_TIMEOUT_SECONDS = 2.0
+OK = "ok"
+DOWN = "down"
+
+log = get_logger(__name__)
 
 
 async def run_health_checks(checks: Mapping[str, HealthCheck]) -> tuple[bool, dict[str, str]]:
-    async def one(check: HealthCheck) -> str:
+    """(all ok, {dependency: "ok" | "down"}); the reason for each "down" is logged."""
+
+    async def one(name: str, check: HealthCheck) -> str:
         try:
             await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
         except TimeoutError:
-            return f"down: no answer within {CHECK_TIMEOUT_SECONDS:g}s"
-        except Exception as exc:  # any failure means down; the reason goes to the caller
-            return f"down: {type(exc).__name__}: {exc}"[:300]
-        return "ok"
+            log.warning(
+                "health check failed",
+                dependency=name,
+                reason=f"no answer within {CHECK_TIMEOUT_SECONDS:g}s",
+            )
+            return DOWN
+        except Exception as exc:  # any failure means down; the reason goes to the log only
+            log.warning(
+                "health check failed",
+                dependency=name,
+                reason=f"{type(exc).__name__}: {exc}"[:500],
+            )
+            return DOWN
+        return OK
 
     names = list(checks)
-    results = await asyncio.gather(*(one(checks[name]) for name in names))
+    results = await asyncio.gather(*(one(name, checks[name]) for name in names))
     report = dict(zip(names, results, strict=True))
-    return all(result == "ok" for result in results), report
+    return all(result == OK for result in results), report
 
 
 async def ping_database(pool: Any, up: Gauge | None = None) -> None:
