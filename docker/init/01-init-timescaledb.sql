@@ -46,13 +46,15 @@ GRANT CONNECT, TEMPORARY ON DATABASE :"db_name" TO :"app_user";
 GRANT CONNECT ON DATABASE :"db_name" TO :"readonly_user";
 GRANT USAGE ON SCHEMA public TO :"app_user", :"readonly_user";
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO :"app_user";
+GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO :"app_user";
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO :"app_user";
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"readonly_user";
 
 -- Tables the owner creates later (migrations) get the same grants.
+-- The app role inserts and reads; only the owner changes or deletes rows (retention,
+-- deletion, migrations).
 ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
-    GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO :"app_user";
+    GRANT SELECT, INSERT ON TABLES TO :"app_user";
 ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
     GRANT USAGE, SELECT ON SEQUENCES TO :"app_user";
 ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public

@@ -7,6 +7,7 @@ the migration's SQL text run without a database.
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 import time
@@ -23,7 +24,13 @@ from llm_observatory.core.records import LogRecordRow, MetricPointRecord, SpanRe
 from llm_observatory.storage import migrate, retention
 from llm_observatory.storage.migrate import MigrationError
 
-HYPERTABLES = {"spans": "start_time", "metric_points": "time", "log_records": "time"}
+SIGNAL_TABLES = ("spans", "metric_points", "log_records")
+HYPERTABLES = {
+    "spans": "start_time",
+    "metric_points": "time",
+    "log_records": "time",
+    "rejected_records": "received_at",
+}
 # "functionality not supported ..." (DDL) / 'function "x" is not supported ...' (functions)
 LICENCE_ERROR = 'not supported under the current "apache" license'
 HEAD = ScriptDirectory.from_config(migrate.make_config()).get_current_head()
@@ -102,6 +109,34 @@ def test_upgrade_downgrade_upgrade(database_url: str) -> None:
     assert migrate.current(database_url) == HEAD
     with connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM spans").fetchone()[0] == 0
+
+
+def test_app_role_only_inserts_and_reads(migrated_url: str) -> None:
+    """0003/0004: the app role inserts and reads the signal tables and only inserts rejects."""
+    app = os.environ.get("DB_APP_USER") or "llm_observatory_app"
+    readonly = os.environ.get("DB_READONLY_USER") or "llm_observatory_readonly"
+    check = "SELECT has_table_privilege(%s, %s, %s)"
+    with connect(migrated_url) as conn:
+
+        def allowed(role: str, table: str, privilege: str) -> bool:
+            return conn.execute(check, (role, table, privilege)).fetchone()[0]
+
+        for table in SIGNAL_TABLES:
+            assert allowed(app, table, "INSERT") and allowed(app, table, "SELECT"), table
+            for privilege in ("UPDATE", "DELETE", "TRUNCATE"):
+                assert not allowed(app, table, privilege), (table, privilege)
+            assert allowed(readonly, table, "SELECT")
+            assert not allowed(readonly, table, "INSERT")
+        assert allowed(app, "rejected_records", "INSERT")
+        assert not allowed(app, "rejected_records", "SELECT")
+        assert allowed(readonly, "rejected_records", "SELECT")
+        for table in SIGNAL_TABLES:
+            column = conn.execute(
+                "SELECT data_type FROM information_schema.columns "
+                "WHERE table_name = %s AND column_name = 'ingest_key'",
+                (table,),
+            ).fetchone()
+            assert column == ("text",), table
 
 
 def test_usage_covering_index_comes_and_goes_with_0002(database_factory) -> None:
@@ -199,10 +234,9 @@ def test_concurrent_locked_upgrades(database_factory: Callable[[], str]) -> None
     assert migrate.current(url) == HEAD
     with connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 1
-        assert (
-            conn.execute("SELECT count(*) FROM timescaledb_information.hypertables").fetchone()[0]
-            == 3
-        )
+        assert conn.execute("SELECT count(*) FROM timescaledb_information.hypertables").fetchone()[
+            0
+        ] == len(HYPERTABLES)
     # And again, with nothing to do.
     migrate.run_migrations_locked(url)
 
@@ -282,9 +316,10 @@ def test_app_role_can_insert(migrated_url: str, app_role: str) -> None:
             "SELECT count(*) FROM spans WHERE trace_id = %s", (trace_id,)
         ).fetchone() == (1,)
         conn.execute("SELECT * FROM llm_usage_hourly LIMIT 1")
-        conn.execute("DELETE FROM spans WHERE trace_id = %s", (trace_id,))
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute("DROP TABLE spans")
+        # Only the owner deletes (retention, deletion): the app role inserts and reads.
+        for statement in ("DELETE FROM spans", "UPDATE spans SET name = 'x'", "DROP TABLE spans"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
 
 
 def test_grants_skip_missing_roles(
@@ -490,10 +525,16 @@ def test_retention(database_factory: Callable[[], str]) -> None:
                 (t,),
             )
             conn.execute("INSERT INTO log_records (time, service_name) VALUES (%s, 'svc')", (t,))
+            conn.execute(
+                "INSERT INTO rejected_records (received_at, signal, reason, record, record_size) "
+                "VALUES (%s, 'traces', 'r', 'x', 1)",
+                (t,),
+            )
         assert retention.apply_retention(conn, 0) == 0  # keep forever
         with pytest.raises(ValueError):
             retention.apply_retention(conn, -1)
-        assert retention.apply_retention(conn, 30) == 3  # one old chunk per hypertable
+        # one old chunk per hypertable
+        assert retention.apply_retention(conn, 30) == len(HYPERTABLES)
         assert retention.apply_retention(conn, 30) == 0
         for table, column in HYPERTABLES.items():
             times = conn.execute(

@@ -1,4 +1,4 @@
-"""Data retention: RETENTION_DAYS (default 30; 0 = keep forever) on the three hypertables.
+"""Data retention: RETENTION_DAYS (default 30; 0 = keep forever) on the hypertables.
 
 Two paths, chosen by the TimescaleDB licence (``current_setting('timescaledb.license')``):
 
@@ -25,7 +25,7 @@ from typing import Literal
 
 import psycopg
 
-HYPERTABLES = ("spans", "metric_points", "log_records")
+HYPERTABLES = ("spans", "metric_points", "log_records", "rejected_records")
 
 RetentionMode = Literal["policy", "drop_chunks"]
 

@@ -24,11 +24,12 @@ leading column), so there is no separate (trace_id) index.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from llm_observatory.storage.roles import app_role, grant_sql, readonly_role
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -232,30 +233,9 @@ LICENSED_SQL = [
 APACHE_SQL = [f"CREATE VIEW llm_usage_hourly AS {USAGE_SELECT}"]
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def grant_sql(role: str, privileges: str, objects: Sequence[str]) -> str:
-    """GRANT to a role if it exists; otherwise a NOTICE (schema made without our init script)."""
-    on = ", ".join(objects)
-    return f"""
-    DO $grant$
-    BEGIN
-        IF EXISTS (SELECT FROM pg_roles WHERE rolname = {_literal(role)}) THEN
-            EXECUTE format('GRANT {privileges} ON TABLE {on} TO %I', {_literal(role)});
-        ELSE
-            RAISE NOTICE 'role % does not exist: skipping GRANT {privileges} ON {on}',
-                {_literal(role)};
-        END IF;
-    END
-    $grant$
-    """
-
-
 def grants() -> list[str]:
-    app = os.environ.get("DB_APP_USER") or "llm_observatory_app"
-    readonly = os.environ.get("DB_READONLY_USER") or "llm_observatory_readonly"
+    app = app_role()
+    readonly = readonly_role()
     objects = (*HYPERTABLES, "llm_usage_hourly")
     return [
         grant_sql(app, "SELECT, INSERT, UPDATE, DELETE", HYPERTABLES),
