@@ -68,7 +68,7 @@ def test_production_refuses_development_secrets(monkeypatch):
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("DATABASE_URL", "postgresql://app:app_dev_password@db:5432/x")
     monkeypatch.setenv("REDIS_URL", "redis://:s3cret-redis@redis:6379/0")
-    monkeypatch.setenv("JWT_SECRET", "a-real-secret-of-some-length")
+    monkeypatch.setenv("JWT_SECRET", "a-real-secret-of-at-least-32-bytes")
     with pytest.raises(InsecureConfiguration, match="DB_APP_PASSWORD"):
         ApiSettings().check_production()
 
@@ -85,7 +85,7 @@ def test_production_with_real_secrets_starts(monkeypatch):
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("DATABASE_URL", "postgresql://app:s3cret@db:5432/x")
     monkeypatch.setenv("REDIS_URL", "redis://:s3cret-redis@redis:6379/0")
-    monkeypatch.setenv("JWT_SECRET", "a-real-secret-of-some-length")
+    monkeypatch.setenv("JWT_SECRET", "a-real-secret-of-at-least-32-bytes")
     ApiSettings().check_production()
 
 
@@ -123,6 +123,6 @@ def test_production_api_names_the_redis_password(monkeypatch):
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("DATABASE_URL", "postgresql://ro:s3cret@db:5432/x")
     monkeypatch.setenv("REDIS_URL", "redis://:redis_dev_password@redis:6379/0")
-    monkeypatch.setenv("JWT_SECRET", "a-real-secret-of-some-length")
+    monkeypatch.setenv("JWT_SECRET", "a-real-secret-of-at-least-32-bytes")
     with pytest.raises(InsecureConfiguration, match="REDIS_PASSWORD"):
         ApiSettings().check_production()

@@ -2,7 +2,10 @@
 
 Tokens are HMAC-signed with JWT_SECRET (JWT_ALGORITHM) and must carry `sub` (the
 client, also the rate-limit key) and `exp`. Only the configured algorithm is
-accepted, so a token cannot choose its own ("none", or another HMAC).
+accepted, so a token cannot choose its own ("none", or another HMAC). A token cannot
+be revoked, so none lives longer than JWT_MAX_LIFETIME: its lifetime is exp - iat, or
+exp - now when it has no iat. With JWT_AUDIENCE / JWT_ISSUER set, `aud` / `iss` must
+match them (and minted tokens carry them).
 """
 
 from __future__ import annotations
@@ -11,38 +14,60 @@ import time
 
 import jwt
 
-from llm_observatory.core.settings import ApiSettings
+from llm_observatory.core.logging import get_logger
+from llm_observatory.core.settings import JwtSettings
 
 # Seconds of clock difference tolerated between the minting and the checking machine.
 LEEWAY_SECONDS = 10
+
+log = get_logger(__name__)
 
 
 class InvalidToken(Exception):
     """Why a token was refused; the message goes into the 401's WWW-Authenticate."""
 
 
-def mint_token(subject: str, ttl_seconds: int | None, settings: ApiSettings) -> str:
+def mint_token(subject: str, ttl_seconds: int | None, settings: JwtSettings) -> str:
     """A signed token for `subject`, valid `ttl_seconds` (default JWT_EXPIRATION)."""
     if not subject:
         raise ValueError("the token subject must not be empty")
     ttl = settings.jwt_expiration if ttl_seconds is None else ttl_seconds
     if ttl <= 0:
         raise ValueError(f"the token lifetime must be positive, not {ttl}")
+    if ttl > settings.jwt_max_lifetime:
+        raise ValueError(
+            f"the token lifetime {ttl}s exceeds JWT_MAX_LIFETIME ({settings.jwt_max_lifetime}s)"
+        )
     now = int(time.time())
-    claims = {"sub": subject, "iat": now, "exp": now + ttl}
+    claims: dict[str, object] = {"sub": subject, "iat": now, "exp": now + ttl}
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
     return jwt.encode(claims, settings.jwt_secret, algorithm=settings.jwt_algorithm)
 
 
-def verify_token(token: str, settings: ApiSettings) -> str:
+def _decode(token: str, settings: JwtSettings) -> dict:
+    required = ["exp", "sub"]
+    if settings.jwt_audience:
+        required.append("aud")
+    if settings.jwt_issuer:
+        required.append("iss")
+    return jwt.decode(
+        token,
+        settings.jwt_secret,
+        algorithms=[settings.jwt_algorithm],
+        options={"require": required},
+        audience=settings.jwt_audience or None,
+        issuer=settings.jwt_issuer or None,
+        leeway=LEEWAY_SECONDS,
+    )
+
+
+def verify_token(token: str, settings: JwtSettings) -> str:
     """The token's subject, or InvalidToken saying what is wrong with it."""
     try:
-        claims = jwt.decode(
-            token,
-            settings.jwt_secret,
-            algorithms=[settings.jwt_algorithm],
-            options={"require": ["exp", "sub"]},
-            leeway=LEEWAY_SECONDS,
-        )
+        claims = _decode(token, settings)
     except jwt.ExpiredSignatureError as exc:
         raise InvalidToken("the token has expired") from exc
     except jwt.InvalidSignatureError as exc:
@@ -51,11 +76,32 @@ def verify_token(token: str, settings: ApiSettings) -> str:
         raise InvalidToken(f"the token has no {exc.claim!r} claim") from exc
     except jwt.InvalidAlgorithmError as exc:
         raise InvalidToken(f"the token must be signed with {settings.jwt_algorithm}") from exc
+    except jwt.InvalidAudienceError as exc:
+        raise InvalidToken("the token's 'aud' claim is not this API's audience") from exc
+    except jwt.InvalidIssuerError as exc:
+        raise InvalidToken("the token's 'iss' claim is not the expected issuer") from exc
     except jwt.DecodeError as exc:
         raise InvalidToken("the token is malformed") from exc
     except jwt.InvalidTokenError as exc:
         raise InvalidToken(f"the token is not valid: {exc}") from exc
+    except (jwt.PyJWTError, OverflowError, ValueError, TypeError) as exc:
+        # A key PyJWT refuses (a configuration start-up should have refused), or a
+        # signed claim too large to be a time: the client gets a 401, the log the reason.
+        log.warning("token verification failed", reason=f"{type(exc).__name__}: {exc}")
+        raise InvalidToken("the token could not be verified") from exc
     subject = claims["sub"]
     if not isinstance(subject, str) or not subject:
         raise InvalidToken("the token's 'sub' claim must be a non-empty string")
+    _check_lifetime(claims, settings)
     return subject
+
+
+def _check_lifetime(claims: dict, settings: JwtSettings) -> None:
+    # PyJWT has checked that exp (and iat, when present) convert with int().
+    start = int(claims["iat"]) if "iat" in claims else time.time()
+    lifetime = int(claims["exp"]) - start
+    if lifetime > settings.jwt_max_lifetime + LEEWAY_SECONDS:
+        raise InvalidToken(
+            f"the token's lifetime ({int(lifetime)}s) exceeds the longest allowed "
+            f"({settings.jwt_max_lifetime}s)"
+        )

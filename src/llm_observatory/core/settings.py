@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values shipped in .env.example and compose defaults. They are fine on a laptop and
@@ -25,7 +25,16 @@ DEVELOPMENT_SECRETS = {
     "DB_APP_PASSWORD": "app_dev_password",
     "DB_READONLY_PASSWORD": "readonly_dev_password",
     "REDIS_PASSWORD": "redis_dev_password",
+    # Third-party services: compose passes these, `check-production` refuses them.
+    "GRAFANA_ADMIN_PASSWORD": "admin_dev",
+    "GRAFANA_DB_PASSWORD": "grafana_dev_password",
+    "PGADMIN_PASSWORD": "admin_dev",
 }
+
+# Production refuses shorter secrets: HS256 signs with a 32-byte key, and a password
+# shorter than 16 characters is within reach of a guessing attack.
+JWT_SECRET_MIN_BYTES = 32
+SECRET_MIN_LENGTH = 16
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -83,16 +92,23 @@ class CommonSettings(BaseSettings):
         redis_password = urlsplit(self.redis_url).password
         return ["REDIS_PASSWORD"] if redis_password == DEVELOPMENT_SECRETS["REDIS_PASSWORD"] else []
 
+    def weak_secrets(self) -> list[str]:
+        """What is wrong with secrets that are not defaults but too weak (production)."""
+        return []
+
     def check_production(self) -> None:
-        """Refuse to run a production stack on the development secrets."""
+        """Refuse to run a production stack on the development secrets or weak ones."""
         if self.environment != "production":
             return
+        problems = list(self.weak_secrets())
         insecure = self.insecure_defaults()
         if insecure:
             names = ", ".join(sorted(set(insecure)))
+            problems.insert(0, f"the development default secrets {names}")
+        if problems:
             raise InsecureConfiguration(
-                f"ENVIRONMENT=production with development default secrets: set {names} "
-                "to new values in .env (invoke env generates random ones)"
+                f"ENVIRONMENT=production refuses {'; '.join(problems)}. Set new values "
+                "in .env (invoke env generates random ones)"
             )
 
 
@@ -178,12 +194,57 @@ class StorageSettings(CommonSettings):
         return found
 
 
-class ApiSettings(CommonSettings):
+class JwtSettings(CommonSettings):
+    """The API's bearer tokens: the API verifies them, the CLI's `token` mints them."""
+
+    jwt_secret: str = Field(DEVELOPMENT_SECRETS["JWT_SECRET"], repr=False)
+    jwt_algorithm: str = "HS256"
+    jwt_expiration: int = Field(3600, gt=0)  # seconds a minted token is valid by default
+    # Longest lifetime accepted (exp - iat, or exp - now without iat): tokens cannot be
+    # revoked, so a stolen one is bounded by this.
+    jwt_max_lifetime: int = Field(30 * 24 * 3600, gt=0)
+    # When set, tokens must carry this `aud` / `iss`, and minted tokens do.
+    jwt_audience: str = ""
+    jwt_issuer: str = ""
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _secret_not_empty(cls, value: str) -> str:
+        # An empty HMAC key signs nothing PyJWT will verify: every request would fail.
+        if not value:
+            raise ValueError("JWT_SECRET must not be empty (invoke env generates one)")
+        return value
+
+    @field_validator("jwt_algorithm")
+    @classmethod
+    def _symmetric_algorithm(cls, value: str) -> str:
+        # The API has one shared secret (JWT_SECRET): only HMAC algorithms make sense.
+        if value not in {"HS256", "HS384", "HS512"}:
+            raise ValueError(f"JWT_ALGORITHM must be HS256, HS384 or HS512, not {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _expiration_within_max_lifetime(self) -> JwtSettings:
+        if self.jwt_expiration > self.jwt_max_lifetime:
+            raise ValueError(
+                f"JWT_EXPIRATION ({self.jwt_expiration}s) exceeds JWT_MAX_LIFETIME "
+                f"({self.jwt_max_lifetime}s)"
+            )
+        return self
+
+    def weak_secrets(self) -> list[str]:
+        size = len(self.jwt_secret.encode())
+        if self.jwt_secret != DEVELOPMENT_SECRETS["JWT_SECRET"] and size < JWT_SECRET_MIN_BYTES:
+            return [
+                *super().weak_secrets(),
+                f"a JWT_SECRET of {size} bytes (at least {JWT_SECRET_MIN_BYTES})",
+            ]
+        return super().weak_secrets()
+
+
+class ApiSettings(JwtSettings):
     host: str = "0.0.0.0"  # noqa: S104 - containers listen on all interfaces
     port: int = 8080
-    jwt_secret: str = DEVELOPMENT_SECRETS["JWT_SECRET"]
-    jwt_algorithm: str = "HS256"
-    jwt_expiration: int = 3600
     cors_origins: str = "http://localhost:3000,http://localhost:8080"
     rate_limit_requests: int = Field(100, ge=1)
     rate_limit_window: int = Field(60, ge=1)  # seconds
@@ -201,14 +262,6 @@ class ApiSettings(CommonSettings):
     redis_timeout: float = 0.25
     redis_retry_after: float = 5.0
 
-    @field_validator("jwt_algorithm")
-    @classmethod
-    def _symmetric_algorithm(cls, value: str) -> str:
-        # The API has one shared secret (JWT_SECRET): only HMAC algorithms make sense.
-        if value not in {"HS256", "HS384", "HS512"}:
-            raise ValueError(f"JWT_ALGORITHM must be HS256, HS384 or HS512, not {value!r}")
-        return value
-
     @field_validator("db_pool_timeout", "db_statement_timeout", "redis_timeout", mode="before")
     @classmethod
     def _duration(cls, value: str | float) -> float:
@@ -225,7 +278,7 @@ class ApiSettings(CommonSettings):
         return found
 
 
-class CliSettings(CommonSettings):
+class CliSettings(JwtSettings):
     """`llm-observatory` (the CLI and the backup service). DATABASE_URL is the owner's URL:
     migrations, reset and restore change the schema."""
 
@@ -247,10 +300,6 @@ class CliSettings(CommonSettings):
     backup_s3_prefix: str = ""
     backup_s3_endpoint_url: str = ""  # MinIO, R2, ... ; empty: AWS
     backup_s3_region: str = ""
-
-    jwt_secret: str = DEVELOPMENT_SECRETS["JWT_SECRET"]
-    jwt_algorithm: str = "HS256"
-    jwt_expiration: int = Field(3600, gt=0)
 
     @property
     def required_checks(self) -> set[str]:
