@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -110,6 +113,94 @@ def test_output_writes_only_that_file(tmp_path, monkeypatch):
     result = backup.backup(settings, output=tmp_path / "one.dump")
     assert result.path == tmp_path / "one.dump"
     assert not (tmp_path / "dir").exists()  # no latest.dump, no pruning elsewhere
+
+
+# A password with every character a URL reserves: it reaches libpq decoded, never in argv.
+HARD_PASSWORD = "p%40ss@w:rd/with%sign?#[]"
+HARD_URL = f"postgresql://backup%2Buser:{quote(HARD_PASSWORD, safe='')}@db.internal:5432/llmo"
+
+
+def test_libpq_gets_the_decoded_password_and_a_url_without_it():
+    env, url = backup._libpq_env(HARD_URL)
+    assert env["PGPASSWORD"] == HARD_PASSWORD
+    assert url == "postgresql://backup%2Buser@db.internal:5432/llmo"
+    assert quote(HARD_PASSWORD, safe="") not in url and "w:rd" not in url
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+        ("postgresql://h/db", "postgresql://h/db"),
+        ("postgresql://u:@h/db", "postgresql://u@h/db"),
+        (
+            "postgresql://:only%2Fpassword@h:5/db?sslmode=require",
+            "postgresql://h:5/db?sslmode=require",
+        ),
+    ],
+)
+def test_urls_without_a_password_or_a_user_keep_the_rest(url, expected):
+    env, stripped = backup._libpq_env(url)
+    assert stripped == expected
+    if ":only" in url:
+        assert env["PGPASSWORD"] == "only/password"
+
+
+def _capture_commands(monkeypatch) -> list[tuple[list[str], dict]]:
+    calls = []
+
+    def fake_run(command, env, **kwargs):
+        calls.append((command, env))
+        if command[0].endswith("pg_dump"):
+            Path(command[2].removeprefix("--file=")).write_bytes(b"dump")
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(backup.subprocess, "run", fake_run)
+    monkeypatch.setattr(backup, "_tool", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(backup, "connect", lambda *a, **k: _Closeable())
+    return calls
+
+
+class _Closeable:
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def execute(self, *args, **kwargs):
+        return self
+
+
+def test_pg_dump_argv_holds_no_password_and_takes_any_file_name(monkeypatch, tmp_path):
+    calls = _capture_commands(monkeypatch)
+    output = tmp_path / "-c.dump"  # a name that reads like an option
+    backup.dump(HARD_URL, output)
+    [(command, env)] = calls
+    assert command == [
+        "/usr/bin/pg_dump",
+        "--format=custom",
+        f"--file={tmp_path / '.-c.dump.partial'}",
+        "--dbname=postgresql://backup%2Buser@db.internal:5432/llmo",
+    ]
+    assert env["PGPASSWORD"] == HARD_PASSWORD
+    assert output.read_bytes() == b"dump"
+
+
+def test_pg_restore_ends_options_before_the_user_supplied_path(monkeypatch, tmp_path):
+    calls = _capture_commands(monkeypatch)
+    monkeypatch.setattr(backup, "_clear", lambda url: None)
+    dump = tmp_path / "--clean"
+    dump.write_bytes(b"dump")
+    backup.restore(HARD_URL, dump)
+    [(command, env)] = calls
+    assert command[-2:] == ["--", str(dump)]
+    assert "--dbname=postgresql://backup%2Buser@db.internal:5432/llmo" in command
+    assert all(HARD_PASSWORD not in part for part in command)
+    assert env["PGPASSWORD"] == HARD_PASSWORD
 
 
 def test_missing_pg_dump_says_to_run_in_the_stack(monkeypatch):

@@ -22,7 +22,7 @@ import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -47,14 +47,21 @@ class BackupResult:
 
 
 def _libpq_env(database_url: str) -> tuple[dict[str, str], str]:
-    """(environment with PGPASSWORD, URL without the password): keeps it off `ps`."""
+    """(environment with PGPASSWORD, URL without the password): keeps it off `ps`.
+
+    In the URL the password is percent-encoded (`%40` for `@`); libpq takes PGPASSWORD
+    as it is, so it gets the decoded one. The user name stays encoded in the URL,
+    which libpq decodes itself.
+    """
     parts = urlsplit(database_url)
     env = dict(os.environ)
-    url = database_url
-    if parts.password is not None:
-        env["PGPASSWORD"] = parts.password
-        url = database_url.replace(f":{parts.password}@", "@", 1)
-    return env, url
+    if parts.password is None:
+        return env, database_url
+    env["PGPASSWORD"] = unquote(parts.password)
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    netloc = f"{user}@{hostinfo}" if user else hostinfo
+    return env, urlunsplit(parts._replace(netloc=netloc))
 
 
 def _tool(name: str) -> str:
@@ -79,6 +86,23 @@ def _run(command: list[str], database_url: str, what: str) -> None:
         raise CliError(f"{what} failed ({redact_url(database_url)}):\n{detail}\n  {hint}")
 
 
+def dump_command(pg_dump: str, url: str, output: Path) -> list[str]:
+    # Option values joined with `=`: a path or URL starting with "-" stays a value.
+    return [pg_dump, "--format=custom", f"--file={output}", f"--dbname={url}"]
+
+
+def restore_command(pg_restore: str, url: str, path: Path) -> list[str]:
+    # `--` ends the options: a dump named "-c.dump" is a file, not --clean.
+    return [
+        pg_restore,
+        "--single-transaction",
+        "--exit-on-error",
+        f"--dbname={url}",
+        "--",
+        str(path),
+    ]
+
+
 def dump(database_url: str, output: Path) -> int:
     """pg_dump -Fc of the whole database to `output` (atomically); its size in bytes."""
     connect(database_url).close()  # a clear message when the database is unreachable
@@ -86,11 +110,7 @@ def dump(database_url: str, output: Path) -> int:
     partial = output.with_name(f".{output.name}.partial")
     _, url = _libpq_env(database_url)
     try:
-        _run(
-            [_tool("pg_dump"), "--format=custom", "--file", str(partial), "--dbname", url],
-            database_url,
-            "pg_dump",
-        )
+        _run(dump_command(_tool("pg_dump"), url, partial), database_url, "pg_dump")
         partial.replace(output)
     finally:
         partial.unlink(missing_ok=True)
@@ -165,11 +185,7 @@ def restore(database_url: str, path: Path) -> None:
         conn.execute("SELECT timescaledb_pre_restore()")
     _, url = _libpq_env(database_url)
     try:
-        _run(
-            [pg_restore, "--single-transaction", "--exit-on-error", "--dbname", url, str(path)],
-            database_url,
-            "pg_restore",
-        )
+        _run(restore_command(pg_restore, url, path), database_url, "pg_restore")
     finally:
         # Also after a failure: a database left in restoring mode runs no background jobs.
         with connect(database_url, autocommit=True) as conn:
