@@ -29,6 +29,7 @@ DEVELOPMENT_SECRETS = {
     "GRAFANA_ADMIN_PASSWORD": "admin_dev",
     "GRAFANA_DB_PASSWORD": "grafana_dev_password",
     "PGADMIN_PASSWORD": "admin_dev",
+    "UI_ADMIN_PASSWORD": "ui_admin_dev_password",
 }
 
 # Production refuses shorter secrets: HS256 signs with a 32-byte key, and a password
@@ -279,6 +280,19 @@ class ApiSettings(JwtSettings):
 
 
 class CliSettings(JwtSettings):
+    # The web UI at / (api/ui): one administrator signs in with these; the session
+    # cookie carries a token valid ui_session_ttl seconds (renewed while in use).
+    ui_enabled: bool = True
+    ui_admin_user: str = "admin"
+    ui_admin_password: str = Field(DEVELOPMENT_SECRETS["UI_ADMIN_PASSWORD"], repr=False)
+    ui_session_ttl: int = Field(3600, ge=60, le=7 * 24 * 3600)
+    # Secure cookies (HTTPS only): set true behind a TLS proxy. Requests arriving
+    # over https get them anyway.
+    ui_cookie_secure: bool = False
+    # The npm files the UI, /docs and /graphql serve (api/ui/assets/package.json);
+    # empty: api/ui/assets/node_modules next to the code (`invoke ui-assets`).
+    ui_assets_dir: str = ""
+
     """`llm-observatory` (the CLI and the backup service). DATABASE_URL is the owner's URL:
     migrations, reset and restore change the schema."""
 
@@ -292,6 +306,8 @@ class CliSettings(JwtSettings):
     # Checks whose failure makes `health` exit 1; the others (profiles) are reported only.
     health_required: str = "database,redis,collector,storage,api"
     health_timeout: float = Field(3.0, gt=0)
+        if self.ui_enabled and self.ui_admin_password == DEVELOPMENT_SECRETS["UI_ADMIN_PASSWORD"]:
+            found.append("UI_ADMIN_PASSWORD")
 
     backup_dir: str = "/backups"
     backup_keep_count: int = Field(7, ge=0)  # newest dumps kept; 0: no limit
