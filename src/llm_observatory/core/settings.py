@@ -263,23 +263,6 @@ class ApiSettings(JwtSettings):
     redis_timeout: float = 0.25
     redis_retry_after: float = 5.0
 
-    @field_validator("db_pool_timeout", "db_statement_timeout", "redis_timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: str | float) -> float:
-        return parse_duration(value)
-
-    @property
-    def cors_origin_list(self) -> list[str]:
-        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
-
-    def insecure_defaults(self) -> list[str]:
-        found = super().insecure_defaults() + self._insecure_redis()
-        if self.jwt_secret == DEVELOPMENT_SECRETS["JWT_SECRET"]:
-            found.append("JWT_SECRET")
-        return found
-
-
-class CliSettings(JwtSettings):
     # The web UI at / (api/ui): one administrator signs in with these; the session
     # cookie carries a token valid ui_session_ttl seconds (renewed while in use).
     ui_enabled: bool = True
@@ -293,6 +276,25 @@ class CliSettings(JwtSettings):
     # empty: api/ui/assets/node_modules next to the code (`invoke ui-assets`).
     ui_assets_dir: str = ""
 
+    @field_validator("db_pool_timeout", "db_statement_timeout", "redis_timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: str | float) -> float:
+        return parse_duration(value)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    def insecure_defaults(self) -> list[str]:
+        found = super().insecure_defaults() + self._insecure_redis()
+        if self.jwt_secret == DEVELOPMENT_SECRETS["JWT_SECRET"]:
+            found.append("JWT_SECRET")
+        if self.ui_enabled and self.ui_admin_password == DEVELOPMENT_SECRETS["UI_ADMIN_PASSWORD"]:
+            found.append("UI_ADMIN_PASSWORD")
+        return found
+
+
+class CliSettings(JwtSettings):
     """`llm-observatory` (the CLI and the backup service). DATABASE_URL is the owner's URL:
     migrations, reset and restore change the schema."""
 
@@ -306,8 +308,6 @@ class CliSettings(JwtSettings):
     # Checks whose failure makes `health` exit 1; the others (profiles) are reported only.
     health_required: str = "database,redis,collector,storage,api"
     health_timeout: float = Field(3.0, gt=0)
-        if self.ui_enabled and self.ui_admin_password == DEVELOPMENT_SECRETS["UI_ADMIN_PASSWORD"]:
-            found.append("UI_ADMIN_PASSWORD")
 
     backup_dir: str = "/backups"
     backup_keep_count: int = Field(7, ge=0)  # newest dumps kept; 0: no limit
