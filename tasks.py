@@ -19,6 +19,8 @@ from pathlib import Path
 
 from invoke import Context, Exit, task
 
+from llm_observatory.core.settings import DEVELOPMENT_SECRETS
+
 ROOT = Path(__file__).resolve().parent
 
 # One named list of compose files per mode. Later files override earlier ones.
@@ -62,6 +64,8 @@ PLAN_PORTS = {
     "ALERTMANAGER_PORT": 9094,
     "JAEGER_UI_PORT": 16686,
 }
+# Published only in dev mode (and debug, which builds on it).
+DEV_ONLY_PORTS = {"STORAGE_API_PORT", "STORAGE_METRICS_PORT"}
 
 MODE_HELP = f"compose file set: {', '.join(MODES)} (default: base)"
 
@@ -313,7 +317,18 @@ def debug(c, services="", wait=False):
 @task(help={"services": SERVICES_HELP})
 def prod(c, services=""):
     """Start production mode: release images, hardened, limited, JSON logs."""
+    # The stack's preflight service refuses the same; this says why before any build.
+    fine, message = production_secrets()
+    if not fine:
+        raise Exit(message, code=2)
     up(c, mode="prod", build=True, services=services)
+
+
+def production_secrets() -> tuple[bool, str]:
+    """`llm-observatory check-production` on the environment compose will see."""
+    from llm_observatory.cli.production import report
+
+    return report(os.environ)
 
 
 @task(
@@ -359,24 +374,16 @@ def clean(c, mode="base", yes=False, images=False):
 # Set-up and checks
 # ---------------------------------------------------------------------------
 
-_SECRET_KEYS = (
-    "DB_PASSWORD",
-    "DB_APP_PASSWORD",
-    "DB_READONLY_PASSWORD",
-    "REDIS_PASSWORD",
-    "GRAFANA_ADMIN_PASSWORD",
-    "GRAFANA_DB_PASSWORD",
-    "PGADMIN_PASSWORD",
-    "JWT_SECRET",
-    "SECRET_KEY",
-)
+# Every secret production refuses as a development default (core/settings.py).
+_SECRET_KEYS = tuple(DEVELOPMENT_SECRETS)
 
 
 def render_env(example: str) -> str:
     """.env.example with every secret replaced by a fresh random value."""
 
     def replace(match: re.Match[str]) -> str:
-        return f"{match.group(1)}={secrets.token_urlsafe(24)}"
+        # 32 random bytes: 43 characters, above every minimum check-production sets.
+        return f"{match.group(1)}={secrets.token_urlsafe(32)}"
 
     pattern = re.compile(rf"^({'|'.join(_SECRET_KEYS)})=.*$", re.MULTILINE)
     return pattern.sub(replace, example)
@@ -439,6 +446,8 @@ def doctor(c, mode="base"):
     )
     running = running_services(c, mode) if engine and engine.ok else set()
     for variable, default in PLAN_PORTS.items():
+        if variable in DEV_ONLY_PORTS and mode not in {"dev", "debug"}:
+            continue
         port = int(os.environ.get(variable, default))
         free = _port_free(port)
         results.append(
@@ -448,6 +457,18 @@ def doctor(c, mode="base"):
                 "free" if free else ("in use by this stack" if running else "in use"),
                 f"stop what listens there (`ss -ltnp 'sport = :{port}'`) "
                 f"or set {variable}=<other port> in .env",
+            )
+        )
+    if mode == "prod":
+        from llm_observatory.cli.production import problems
+
+        refused = problems(os.environ)
+        results.append(
+            _check(
+                "production secrets",
+                not refused,
+                "; ".join(refused) or "none refused",
+                "set them in .env (`invoke env` writes one with random secrets)",
             )
         )
     memory_gb = _memory_gb()

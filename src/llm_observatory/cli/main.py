@@ -1,4 +1,4 @@
-"""`llm-observatory`: migrate, seed, reset, backup, restore, token, health.
+"""`llm-observatory`: migrate, seed, reset, backup, restore, token, health, check-production.
 
 Runs on a developer's machine against DATABASE_URL, or in the stack:
 ``docker compose --profile tools run --rm cli <command>``. Every failure exits
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -99,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("health", help="check every service of the stack")
+    commands.add_parser(
+        "check-production",
+        help="refuse development or short secrets (the prod stack's preflight)",
+        description="Checks every secret compose passes (DEVELOPMENT_SECRETS) in this "
+        "process's environment: exit 2 naming each one that is unset, a development "
+        "default or too short.",
+    )
     return parser
 
 
@@ -215,6 +223,16 @@ def cmd_health(args: argparse.Namespace, settings: CliSettings) -> int:
     return 0
 
 
+def cmd_check_production(args: argparse.Namespace, settings: CliSettings) -> int:
+    from llm_observatory.cli.production import report
+
+    fine, message = report(os.environ)
+    if not fine:
+        raise CliError(message, code=2)
+    print(message)
+    return 0
+
+
 COMMANDS = {
     "migrate": cmd_migrate,
     "seed": cmd_seed,
@@ -223,6 +241,7 @@ COMMANDS = {
     "restore": cmd_restore,
     "token": cmd_token,
     "health": cmd_health,
+    "check-production": cmd_check_production,
 }
 
 
