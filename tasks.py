@@ -178,8 +178,8 @@ def _parse_ps_json(text: str) -> list[dict]:
 def startable_services(c: Context, mode: str, profiles: str = "") -> list[str]:
     """The services whose image is here or built here, for machines that cannot pull.
 
-    On our CI machines no registry is reachable and Grafana, Jaeger and pgAdmin have no
-    stand-in (.ci/airgap-images.sh): start the rest, and say what was left out.
+    On our CI machines no registry is reachable and Grafana and Jaeger have no stand-in
+    (.ci/airgap-images.sh): start the rest, and say what was left out.
     """
     config = json.loads(compose(c, mode, f"{profiles} config --format json", hide=True).stdout)
     startable, skipped = [], []

@@ -12,6 +12,7 @@
 #   llm-observatory-airgap/redis:8.0                redis
 #   llm-observatory-airgap/prometheus:2.53.3        prom/prometheus
 #   llm-observatory-airgap/alertmanager:0.28.1      prom/alertmanager
+#   llm-observatory-airgap/pgadmin:9.18             dpage/pgadmin4 (PyPI's pgadmin4 wheel)
 # Build files: .ci/airgap/<name>/. Each image carries a hash of its directory (and of
 # the base image) as a label; an image whose tag exists with the same hash is skipped,
 # so a second run takes seconds. The base is built only when missing.
@@ -29,13 +30,16 @@ PREFIX=llm-observatory-airgap
 BASE_IMAGE=$PREFIX/debian:trixie
 HASH_LABEL=org.llm-observatory.airgap.hash
 
-# name|tag|Debian package whose upstream version the tag states|variable in airgap.env
+# name|tag|package whose upstream version the tag states|variable in airgap.env
+# The package is a Debian one, or pip:NAME for a PyPI package installed in /venv at the
+# tag's version (passed to the build as PACKAGE_VERSION).
 IMAGES=(
   "python|3.13|python3.13|PYTHON_IMAGE"
   "timescaledb|2.19.3-pg17|postgresql-17-timescaledb|TIMESCALEDB_IMAGE"
   "redis|8.0|redis-server|REDIS_IMAGE"
   "prometheus|2.53.3|prometheus|PROMETHEUS_IMAGE"
   "alertmanager|0.28.1|prometheus-alertmanager|ALERTMANAGER_IMAGE"
+  "pgadmin|9.18|pip:pgadmin4|PGADMIN_IMAGE"
 )
 
 log() { printf '[airgap-images] %s\n' "$*" >&2; }
@@ -148,7 +152,12 @@ upstream_version() {
 # usage: check_version IMAGE TAG PACKAGE -- the tag's version must prefix the package's.
 check_version() {
   local image=$1 tag=$2 pkg=$3 deb up want
-  deb=$(docker run --rm --entrypoint dpkg-query "$image" -W -f '${Version}' "$pkg")
+  if [[ $pkg == pip:* ]]; then
+    deb=$(docker run --rm --entrypoint /venv/bin/python "$image" -c \
+      'import importlib.metadata as m, sys; print(m.version(sys.argv[1]))' "${pkg#pip:}")
+  else
+    deb=$(docker run --rm --entrypoint dpkg-query "$image" -W -f '${Version}' "$pkg")
+  fi
   up=$(upstream_version "$deb")
   want=${tag%%-*}
   if [[ $up != "$want" && $up != "$want".* ]]; then
@@ -161,6 +170,8 @@ built=()
 for spec in "${IMAGES[@]}"; do
   IFS='|' read -r name tag pkg _ <<<"$spec"
   image=$PREFIX/$name:$tag
+  build_args=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
+  [[ $pkg == pip:* ]] && build_args+=(--build-arg "PACKAGE_VERSION=$tag")
   dir=$airgap_dir/$name
   [[ -f $dir/Dockerfile ]] || die "missing $dir/Dockerfile"
   hash=$(dir_hash "$dir" "$BASE_IMAGE" "$base_id")
@@ -173,8 +184,7 @@ for spec in "${IMAGES[@]}"; do
   cache_opt=()
   [[ ${AIRGAP_FORCE:-0} == 1 ]] && cache_opt=(--no-cache)
   log "$name: building $image"
-  run_logged "$name" docker build --pull=false "${cache_opt[@]}" \
-    --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+  run_logged "$name" docker build --pull=false "${cache_opt[@]}" "${build_args[@]}" \
     --label "$HASH_LABEL=$hash" \
     -t "$image" "$dir"
   if ! (check_version "$image" "$tag" "$pkg"); then
@@ -210,13 +220,14 @@ selfcheck "postgres --version" "$PREFIX/timescaledb:2.19.3-pg17" postgres --vers
 selfcheck "redis-server --version" "$PREFIX/redis:8.0" redis-server --version
 selfcheck "promtool --version" --entrypoint promtool "$PREFIX/prometheus:2.53.3" --version
 selfcheck "amtool --version" --entrypoint amtool "$PREFIX/alertmanager:0.28.1" --version
+selfcheck "gunicorn --version (pgadmin)" --entrypoint /venv/bin/gunicorn "$PREFIX/pgadmin:9.18" --version
 log "self-checks passed in $(since "$t")"
 
 # --- airgap.env ----------------------------------------------------------------------------
 tmp_env=$(mktemp "$env_file.XXXXXX")
 {
   echo "# Written by .ci/airgap-images.sh: local stand-ins for the third-party images,"
-  echo "# built from Debian trixie packages (no registry needed). Not committed."
+  echo "# built from Debian trixie packages and PyPI (no registry needed). Not committed."
   for spec in "${IMAGES[@]}"; do
     IFS='|' read -r name tag _ var <<<"$spec"
     printf '%s=%s\n' "$var" "$PREFIX/$name:$tag"

@@ -1,4 +1,5 @@
-"""cli, backup and pgAdmin as compose defines them; pgAdmin's servers.json (it cannot run here)."""
+"""cli, backup and pgAdmin as compose defines them; pgAdmin's servers.json (it runs in
+tests/smoke/test_pgadmin.py)."""
 
 from __future__ import annotations
 
@@ -48,8 +49,8 @@ def test_backup_service_is_a_one_shot_backup_into_the_volume():
 def test_pgadmin_service():
     pgadmin = _service("pgadmin")
     assert pgadmin["profiles"] == ["admin"]
-    assert pgadmin["image"] == "dpage/pgadmin4:8.6"
-    assert "${PGADMIN_IMAGE:-dpage/pgadmin4:8.6}" in (ROOT / "docker-compose.yml").read_text()
+    assert pgadmin["image"] == "dpage/pgadmin4:9.18"
+    assert "${PGADMIN_IMAGE:-dpage/pgadmin4:9.18}" in (ROOT / "docker-compose.yml").read_text()
     env = pgadmin["environment"]
     assert env["PGADMIN_DEFAULT_EMAIL"] == env_example()["PGADMIN_EMAIL"]
     assert env["PGADMIN_DEFAULT_PASSWORD"] == env_example()["PGADMIN_PASSWORD"]
