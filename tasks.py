@@ -517,7 +517,9 @@ def lint(c):
         c.run("ruff check .", pty=False)
         c.run("ruff format --check .", pty=False)
         dockerfiles = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("**/Dockerfile*"))
-        dockerfiles = [p for p in dockerfiles if not p.startswith((".venv", "."))] + sorted(
+        dockerfiles = [
+            p for p in dockerfiles if not p.startswith((".venv", ".")) and "node_modules" not in p
+        ] + sorted(
             str(p.relative_to(ROOT)) for p in (ROOT / ".ci").glob("**/Dockerfile")
         )
         if dockerfiles:
