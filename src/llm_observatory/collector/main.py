@@ -10,8 +10,6 @@ others down with it, so the container restarts whole.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import multiprocessing
 import os
 import shutil
@@ -21,43 +19,22 @@ import sys
 import tempfile
 from multiprocessing.connection import wait as wait_for_exit
 
-import uvicorn
 from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 
 from llm_observatory.collector import metrics, pii
-from llm_observatory.collector.pipeline import Enricher, Forwarder, StorageClient
-from llm_observatory.collector.service import Collector, OtlpHttpApp, make_grpc_server
+from llm_observatory.collector.exporter import Exporter, StorageClient
+from llm_observatory.collector.keys import IngestKeys
+from llm_observatory.collector.pipeline import Pipeline
+from llm_observatory.collector.receivers.grpc import make_grpc_server
+from llm_observatory.collector.receivers.http import OtlpHttpApp
 from llm_observatory.core import tracing
+from llm_observatory.core.lifecycle import Listener, serve_until_stopped
 from llm_observatory.core.logging import get_logger
 from llm_observatory.core.ops import make_ops_app
 from llm_observatory.core.settings import CollectorSettings
 from llm_observatory.core.startup import load_settings
 
 log = get_logger("llm_observatory.collector")
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: one handler stops all three servers."""
-
-    @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[override]
-        yield
-
-
-def _uvicorn(app, endpoint: str, settings: CollectorSettings) -> _Server:
-    host, port = CollectorSettings.split_endpoint(endpoint)
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        lifespan="off",
-        log_config=None,
-        access_log=False,
-        timeout_keep_alive=30,
-        # OTLP exporters send large bodies; the app enforces MAX_REQUEST_BYTES itself.
-        h11_max_incomplete_event_size=settings.max_request_bytes,
-    )
-    return _Server(config)
 
 
 def _reuse_port_socket(endpoint: str) -> socket.socket:
@@ -78,65 +55,66 @@ def _ops_registry() -> CollectorRegistry:
     return registry
 
 
-async def serve(settings: CollectorSettings, worker: int = 0) -> None:
+def serve(settings: CollectorSettings, worker: int = 0) -> int:
+    """Run one worker process until stopped; its exit code."""
     metrics.initialise(pii.KINDS)
-    storage = StorageClient(settings.storage_service_url, settings.storage_timeout)
-    forwarder = Forwarder(settings, storage)
-    collector = Collector(forwarder, Enricher(settings))
-    await forwarder.start()
-
-    grpc_server = make_grpc_server(
-        collector, settings.otlp_grpc_endpoint, settings.max_request_bytes
+    storage = StorageClient(
+        settings.storage_service_url, settings.storage_ingest_token, settings.storage_timeout
     )
-    http = _uvicorn(
-        OtlpHttpApp(collector, settings.max_request_bytes), settings.otlp_http_endpoint, settings
-    )
+    exporter = Exporter(settings, storage)
+    pipeline = Pipeline(settings, exporter)
+    keys = IngestKeys(settings.ingest_api_keys)
+    grpc_servers = []  # made in start(): grpc.aio binds to the running event loop
     shared = settings.collector_processes > 1
-    http_sockets = [_reuse_port_socket(settings.otlp_http_endpoint)] if shared else None
-    registry = _ops_registry()
-    ops_app = make_ops_app(
-        {"storage": storage.health}, **({"registry": registry} if registry else {})
-    )
+    host, port = CollectorSettings.split_endpoint(settings.otlp_http_endpoint)
+    # OTLP exporters send large bodies; the app enforces MAX_REQUEST_BYTES itself.
+    http_options = {
+        "timeout_keep_alive": 30,
+        "h11_max_incomplete_event_size": settings.max_request_bytes,
+    }
+    listeners = [
+        Listener(
+            OtlpHttpApp(pipeline, keys),
+            host,
+            port,
+            sockets=[_reuse_port_socket(settings.otlp_http_endpoint)] if shared else None,
+            options=http_options,
+        )
+    ]
     # Only worker 0 serves /health and /metrics: one port, every worker's metrics.
-    ops = _uvicorn(ops_app, settings.metrics_endpoint, settings) if worker == 0 else None
+    if worker == 0:
+        ops_host, ops_port = CollectorSettings.split_endpoint(settings.metrics_endpoint)
+        ops_app = make_ops_app({"storage": storage.health}, registry=_ops_registry())
+        listeners.append(Listener(ops_app, ops_host, ops_port, ops=True))
 
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
+    async def start() -> None:
+        await exporter.start()
+        grpc_servers.append(make_grpc_server(pipeline, keys, settings.otlp_grpc_endpoint))
+        await grpc_servers[0].start()
+        log.info(
+            "collector listening",
+            worker=worker,
+            grpc=settings.otlp_grpc_endpoint,
+            http=settings.otlp_http_endpoint,
+            metrics=settings.metrics_endpoint,
+            storage=settings.storage_service_url,
+            pii_detection=settings.enable_pii_detection,
+            cost_calculation=settings.enable_cost_calculation,
+            ingest_keys="required" if keys.required else "off",
+        )
 
-    await grpc_server.start()
-    servers = [asyncio.create_task(http.serve(sockets=http_sockets))]
-    if ops is not None:
-        servers.append(asyncio.create_task(ops.serve()))
-    log.info(
-        "collector listening",
-        worker=worker,
-        grpc=settings.otlp_grpc_endpoint,
-        http=settings.otlp_http_endpoint,
-        metrics=settings.metrics_endpoint,
-        storage=settings.storage_service_url,
-        pii_detection=settings.enable_pii_detection,
-        cost_calculation=settings.enable_cost_calculation,
-    )
-    done, _ = await asyncio.wait(
-        [*servers, asyncio.create_task(stopping.wait())], return_when=asyncio.FIRST_COMPLETED
-    )
-    for task in done:
-        if task in servers and task.exception():
-            log.error("server failed", error=str(task.exception()))
-    log.info("collector stopping: finishing exports in flight")
-    # Stop taking new work, let in-flight exports finish, then close the rest.
-    http_task, *ops_task = servers
-    http.should_exit = True
-    await grpc_server.stop(grace=10)
-    await asyncio.gather(http_task, return_exceptions=True)
-    await forwarder.stop()
-    if ops is not None:
-        ops.should_exit = True
-        await asyncio.gather(*ops_task, return_exceptions=True)
-    await storage.close()
-    log.info("collector stopped")
+    async def drain() -> None:
+        # Stop taking new work, let in-flight exports finish, then stop forwarding.
+        for grpc_server in grpc_servers:
+            await grpc_server.stop(grace=10)
+        await pipeline.wait_idle(10)
+        await exporter.stop()
+
+    async def close() -> None:
+        pipeline.close()
+        await storage.close()
+
+    return serve_until_stopped("collector", listeners, start=start, drain=drain, close=close)
 
 
 def main() -> None:
@@ -152,7 +130,7 @@ def _run(settings: CollectorSettings, worker: int) -> None:
     except tracing.SelfTracingLoop as exc:
         log.error("refusing to start", reason=str(exc))
         sys.exit(2)
-    asyncio.run(serve(settings, worker))
+    sys.exit(serve(settings, worker))
 
 
 def _worker(index: int) -> None:

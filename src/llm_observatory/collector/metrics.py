@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from llm_observatory.collector import labels
+from llm_observatory.core.signals import SIGNALS
+
 ITEMS_RECEIVED = Counter(
     "llmo_collector_items_received",
     "Spans, metric points or log records received, by signal and protocol.",
@@ -16,7 +19,9 @@ ITEMS_ACCEPTED = Counter(
 )
 ITEMS_REJECTED = Counter(
     "llmo_collector_items_rejected",
-    "Items refused, by reason (invalid, queue_full, storage_unavailable, too_large, malformed).",
+    "Items refused, by reason: invalid (a record that cannot be decoded, processed or "
+    "encoded), storage_rejected (rows storage kept in rejected_records), queue_full, "
+    "storage_unavailable, busy, unauthenticated, too_large, malformed (whole requests).",
     ["signal", "protocol", "reason"],
 )
 REQUESTS = Counter(
@@ -56,9 +61,9 @@ FORWARD_DURATION = Histogram(
 FORWARD_FAILURES = Counter(
     "llmo_collector_forward_failures", "Batches storage did not commit.", ["signal"]
 )
+# Labels taken from client data come from known lists (collector/labels.py), so no
+# request can add series: a provider we do not know is "other".
 LLM_SPANS = Counter("llmo_collector_llm_spans", "LLM spans recognised, by provider.", ["provider"])
-# By provider only: model names come from clients, and a label per name would grow
-# without bound. The collector logs which model missed.
 COST_MISSES = Counter(
     "llmo_collector_cost_misses",
     "LLM spans whose cost could not be computed (unknown model), by provider.",
@@ -68,9 +73,17 @@ PII_DETECTIONS = Counter(
     "llmo_collector_pii_detections", "Items in which PII was found and redacted, by kind.", ["kind"]
 )
 
-SIGNALS = ("traces", "metrics", "logs")
 PROTOCOLS = ("grpc", "http")
-REJECTION_REASONS = ("invalid", "queue_full", "storage_unavailable", "too_large", "malformed")
+REJECTION_REASONS = (
+    "invalid",
+    "storage_rejected",
+    "queue_full",
+    "storage_unavailable",
+    "busy",
+    "unauthenticated",
+    "too_large",
+    "malformed",
+)
 SUCCESS_CODES = {"http": "200", "grpc": "OK"}
 
 
@@ -91,8 +104,8 @@ def initialise(pii_kinds: tuple[str, ...]) -> None:
             REQUESTS.labels(signal, protocol, SUCCESS_CODES[protocol])
             for reason in REJECTION_REASONS:
                 ITEMS_REJECTED.labels(signal, protocol, reason)
-    # Spans whose provider no convention names are counted as "unknown".
-    LLM_SPANS.labels("unknown")
-    COST_MISSES.labels("unknown")
+    for provider in (labels.UNKNOWN, labels.OTHER):
+        LLM_SPANS.labels(provider)
+        COST_MISSES.labels(provider)
     for kind in pii_kinds:
         PII_DETECTIONS.labels(kind)

@@ -1,212 +1,187 @@
-"""From decoded records to committed rows: enrichment, a bounded queue, batched forwarding.
+"""One export request through the collector: receive -> decode -> process -> export.
 
-An export is answered only after storage has committed every record it carried, so a
-success answer means the data is in the database; anything else gets a retryable
-error and the sender's exporter tries again (storage ignores duplicates).
+The receivers (HTTP, gRPC) hand over the raw body. Decoding, the processors and the
+row encoding run in a small pool of threads, so a large request never holds the event
+loop (health checks and other exports keep being answered while it decodes): the loop
+only admits requests, waits for their rows to be committed and answers.
 
-Throughput comes from batching across concurrent exports (core.batching): per signal,
-WORKER_THREADS senders each take whatever exports are queued (up to BATCH_SIZE items,
-waiting at most FLUSH_INTERVAL for a partial batch to fill) and forward them to storage
-in one request. Memory stays bounded: past MAX_QUEUE_SIZE items in flight per signal,
-new exports are refused with a retryable "queue full".
+Failures stay with the record that caused them: a record that cannot be decoded,
+processed or encoded is refused alone, and so is a row storage cannot write; each
+becomes part of the export's OTLP partial success, never an error for the export or
+for anyone else's. A request over a whole-request limit gets a 4xx; only storage
+being unavailable, a full queue or too many requests at once give a retryable answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter as Tally
-from collections.abc import Sequence
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
-import orjson
-
-from llm_observatory.collector import metrics
-from llm_observatory.collector.cost import CostCalculator
-from llm_observatory.collector.genai import extract_llm_fields
-from llm_observatory.collector.pii import redact_log, redact_span
+from llm_observatory.collector import decode, metrics
+from llm_observatory.collector.exporter import Exporter
+from llm_observatory.collector.limits import Limits
+from llm_observatory.collector.processors import Processors, describe
 from llm_observatory.core import tracing
-from llm_observatory.core.batching import BATCH_CONTEXTS, BatchFailed, BatchQueue
+from llm_observatory.core.batching import Backpressure, QueueFull
 from llm_observatory.core.logging import get_logger
-from llm_observatory.core.records import LogRecordRow, SpanRecord
-from llm_observatory.core.rows import TABLE_SPECS
+from llm_observatory.core.records import Rejection
 from llm_observatory.core.settings import CollectorSettings
+from llm_observatory.core.signals import SIGNALS, Signal
 
 log = get_logger(__name__)
 
-SIGNALS = ("traces", "metrics", "logs")
+# Threads that decode per worker process. Decoding is Python and holds the GIL, so more
+# would not add throughput; two let a small export pass a large one.
+DECODE_THREADS = 2
 
 
-class StorageUnavailable(BatchFailed):
-    """Storage did not commit the batch (HTTP 503 / UNAVAILABLE)."""
+class Busy(Backpressure):
+    """More requests in this process than MAX_CONCURRENT_REQUESTS (429 / RESOURCE_EXHAUSTED)."""
 
 
-class Enricher:
-    """LLM fields, cost, sampling and PII redaction, applied before anything is queued."""
-
-    def __init__(self, settings: CollectorSettings) -> None:
-        self.pii = settings.enable_pii_detection
-        self.sampling = settings.enable_sampling and settings.sampling_rate < 1.0
-        self._threshold = int(settings.sampling_rate * (1 << 64))
-        self.cost: CostCalculator | None = None
-        if settings.enable_cost_calculation:
-            self.cost = CostCalculator(settings.cost_price_file or None)
-            self.cost.on_miss = _count_cost_miss
-
-    def sampled(self, spans: list[SpanRecord]) -> list[SpanRecord]:
-        """Keep whole traces: the decision depends on the trace id only."""
-        if not self.sampling:
-            return spans
-        threshold = self._threshold
-        return [s for s in spans if int(s.trace_id[16:], 16) < threshold]
-
-    def spans(self, spans: list[SpanRecord]) -> None:
-        providers: Tally[str] = Tally()
-        pii_kinds: Tally[str] = Tally()
-        cost = self.cost
-        for span in spans:
-            extract_llm_fields(span)
-            if span.is_llm:
-                providers[span.provider or "unknown"] += 1
-                if cost is not None:
-                    span.cost_usd = cost.cost(span)
-            if self.pii:
-                redact_span(span)
-                pii_kinds.update(span.pii_types)
-        for provider, count in providers.items():
-            metrics.LLM_SPANS.labels(provider).inc(count)
-        for kind, count in pii_kinds.items():
-            metrics.PII_DETECTIONS.labels(kind).inc(count)
-
-    def logs(self, rows: list[LogRecordRow]) -> None:
-        if not self.pii:
-            return
-        pii_kinds: Tally[str] = Tally()
-        for row in rows:
-            redact_log(row)
-            pii_kinds.update(row.pii_types)
-        for kind, count in pii_kinds.items():
-            metrics.PII_DETECTIONS.labels(kind).inc(count)
+@dataclass(slots=True)
+class Prepared:
+    records: list[Any]  # kept records, in row order
+    rows: list[str]
+    rejected: Rejection
+    received: int
 
 
-def _count_cost_miss(provider: str | None, model: str | None) -> None:
-    metrics.COST_MISSES.labels(provider or "unknown").inc()
-    log.debug("no price for model", provider=provider, model=model)
-
-
-class StorageClient:
-    """The storage service's ingest API: POST /v1/ingest/{signal} with rows as JSON.
-
-    The body is {"columns": [...], "rows": [[...], ...]}, rows built by the table's
-    spec (core.rows), so storage writes them without converting anything again.
-    """
-
-    def __init__(self, base_url: str, timeout: float) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+def inflate(body: bytes, limit: int) -> bytes:
+    """gunzip with a limit on the output, so a small gzip bomb cannot take the memory."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise decode.DecodeError(f"body is not valid gzip: {exc}") from None
+    if len(data) > limit or inflater.unconsumed_tail:
+        raise decode.TooLarge(
+            f"request body larger than {limit} bytes once decompressed (MAX_REQUEST_BYTES); "
+            "send smaller batches"
         )
+    if not inflater.eof:
+        raise decode.DecodeError("body is not valid gzip: truncated stream")
+    return data
 
-    async def ingest(
-        self, signal: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-    ) -> int:
-        body = orjson.dumps({"columns": columns, "rows": rows})
-        headers = {"content-type": "application/json"}
-        if tracing.enabled():
-            tracing.inject(headers)
+
+class Pipeline:
+    def __init__(self, settings: CollectorSettings, exporter: Exporter) -> None:
+        self.limits = Limits.from_settings(settings)
+        self.processors = Processors(settings, self.limits)
+        self.exporter = exporter
+        self.encoders = {name: signal.table.row_encoder() for name, signal in SIGNALS.items()}
+        self.max_requests = settings.max_concurrent_requests
+        self.in_flight = 0
+        self._threads = ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="decode")
+
+    def admit(self) -> None:
+        """Count a request in, or raise Busy; pair with `release()`."""
+        if self.in_flight >= self.max_requests:
+            raise Busy(
+                f"{self.in_flight} requests in progress in this collector process "
+                f"(MAX_CONCURRENT_REQUESTS={self.max_requests}); retry shortly"
+            )
+        self.in_flight += 1
+
+    def release(self) -> None:
+        self.in_flight -= 1
+
+    async def wait_idle(self, seconds: float) -> None:
+        """Wait (at most `seconds`) until no admitted request is left: a stop drains."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while self.in_flight and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+
+    async def export(
+        self,
+        signal: Signal,
+        body: bytes,
+        *,
+        media_type: str,
+        protocol: str,
+        gzip: bool = False,
+        ingest_key: str | None = None,
+    ) -> Rejection:
+        """Decode, process and store one admitted request; its partial-success refusals.
+
+        Raises decode.DecodeError / decode.TooLarge (not retryable) or Backpressure.
+        """
+        tracer = tracing.tracer()
+        if tracer is None:
+            return await self._export(signal, body, media_type, protocol, gzip, ingest_key)
+        # No traceparent from the sender: its exporter's context is not ours to join.
+        with tracer.start_as_current_span(
+            f"export {signal.name}",
+            kind=tracing.SpanKind.SERVER,
+            attributes={"llmo.signal": signal.name, "llmo.protocol": protocol},
+            record_exception=False,
+        ) as span:
+            try:
+                return await self._export(signal, body, media_type, protocol, gzip, ingest_key)
+            except Exception as exc:
+                tracing.record_error(span, exc)
+                raise
+
+    async def _export(
+        self,
+        signal: Signal,
+        body: bytes,
+        media_type: str,
+        protocol: str,
+        gzip: bool,
+        ingest_key: str | None,
+    ) -> Rejection:
+        loop = asyncio.get_running_loop()
+        prepared = await loop.run_in_executor(
+            self._threads, self.prepare, signal, body, media_type, gzip, ingest_key
+        )
+        name = signal.name
+        metrics.ITEMS_RECEIVED.labels(name, protocol).inc(prepared.received)
+        if prepared.rejected.count:
+            metrics.ITEMS_REJECTED.labels(name, protocol, "invalid").inc(prepared.rejected.count)
         try:
-            response = await self._client.post(
-                f"/v1/ingest/{signal}", content=body, headers=headers
-            )
-        except httpx.HTTPError as exc:
-            raise StorageUnavailable(f"storage unreachable: {type(exc).__name__}: {exc}") from exc
-        if response.status_code != 200:
-            raise StorageUnavailable(
-                f"storage answered {response.status_code}: {response.text[:300]}"
-            )
-        return int(response.json().get("accepted", 0))
+            refused = await self.exporter.submit(name, prepared.rows)
+        except Backpressure as exc:
+            reason = "queue_full" if isinstance(exc, QueueFull) else "storage_unavailable"
+            metrics.ITEMS_REJECTED.labels(name, protocol, reason).inc(len(prepared.rows))
+            raise
+        for position, reason in refused:
+            record = prepared.records[position]
+            prepared.rejected.add(f"{describe(signal, record)} rejected by storage: {reason}")
+        if refused:
+            metrics.ITEMS_REJECTED.labels(name, protocol, "storage_rejected").inc(len(refused))
+        metrics.ITEMS_ACCEPTED.labels(name, protocol).inc(len(prepared.rows) - len(refused))
+        return prepared.rejected
 
-    async def health(self) -> None:
-        response = await self._client.get("/health", timeout=2.0)
-        response.raise_for_status()
+    def prepare(
+        self, signal: Signal, body: bytes, media_type: str, gzip: bool, ingest_key: str | None
+    ) -> Prepared:
+        """Body -> encoded rows (in a decode thread). Raises decode.DecodeError/TooLarge."""
+        limits = self.limits
+        if gzip:
+            body = inflate(body, limits.max_request_bytes)
+        request = decode.parse(signal, body, media_type, limits)
+        del body
+        rejected = Rejection()
+        records = decode.records(signal, request, limits, rejected)
+        del request
+        received = len(records) + rejected.count
+        records = self.processors.run(signal, records, rejected, ingest_key)
+        encode = self.encoders[signal.name]
+        rows: list[str] = []
+        kept: list[Any] = []
+        for record in records:
+            try:
+                rows.append(encode(record))
+            except Exception as exc:
+                rejected.add(f"{describe(signal, record)} rejected: cannot be stored ({exc})"[:300])
+                continue
+            kept.append(record)
+        return Prepared(kept, rows, rejected, received)
 
-    async def close(self) -> None:
-        await self._client.aclose()
-
-
-class Forwarder:
-    """One group-commit queue per signal, each forwarding batches to storage."""
-
-    def __init__(self, settings: CollectorSettings, storage: StorageClient) -> None:
-        self.storage = storage
-        self.queues = {
-            signal: BatchQueue(
-                f"forward-{signal}",
-                self._handler(signal),
-                batch_size=settings.batch_size,
-                linger=settings.flush_interval,
-                max_items=settings.max_queue_size,
-                workers=settings.worker_threads,
-                timeout=settings.storage_timeout * 2,
-                on_depth=self._depth_changed,
-                on_batch=self._batch_done(signal),
-                on_failure=lambda size, error, signal=signal: metrics.FORWARD_FAILURES.labels(
-                    signal
-                ).inc(),
-                capture=tracing.current_context if tracing.enabled() else None,
-            )
-            for signal in SIGNALS
-        }
-        metrics.QUEUE_CAPACITY.set(settings.max_queue_size)
-
-    def _handler(self, signal: str):  # type: ignore[no-untyped-def]
-        spec = TABLE_SPECS[signal]
-        build_row = spec.row_builder()
-        columns = spec.column_names
-
-        async def forward(records: list[Any]) -> None:
-            tracer = tracing.tracer()
-            if tracer is None:
-                await self.storage.ingest(signal, columns, [build_row(r) for r in records])
-                return
-            with tracer.start_as_current_span(
-                f"forward {signal}",
-                kind=tracing.SpanKind.CLIENT,
-                attributes={"llmo.signal": signal, "llmo.batch.items": len(records)},
-                record_exception=False,
-                **tracing.batch_span_args(BATCH_CONTEXTS.get()),
-            ) as span:
-                try:
-                    await self.storage.ingest(signal, columns, [build_row(r) for r in records])
-                except Exception as exc:
-                    tracing.record_error(span, exc)
-                    raise
-
-        return forward
-
-    def _depth_changed(self, _depth: int) -> None:
-        metrics.QUEUE_DEPTH.set(self.queued)
-
-    @staticmethod
-    def _batch_done(signal: str):  # type: ignore[no-untyped-def]
-        def observe(size: int, seconds: float) -> None:
-            metrics.BATCH_SIZE.observe(size)
-            metrics.FORWARD_DURATION.labels(signal).observe(seconds)
-
-        return observe
-
-    @property
-    def queued(self) -> int:
-        return sum(queue.queued for queue in self.queues.values())
-
-    async def start(self) -> None:
-        for queue in self.queues.values():
-            queue.start()
-
-    async def stop(self) -> None:
-        await asyncio.gather(*(queue.stop() for queue in self.queues.values()))
-
-    async def submit(self, signal: str, records: list[Any]) -> None:
-        """Return once storage has committed `records`; raise Backpressure otherwise."""
-        await self.queues[signal].submit(records)
+    def close(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)

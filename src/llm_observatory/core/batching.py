@@ -8,12 +8,20 @@ the collector acknowledge an export only once it is committed.
 Batching costs no latency at low load: an idle worker sends what is queued at once
 (after at most `linger` seconds of waiting for company). Under load, items queue while
 the workers are busy and the next batch takes them all, up to `batch_size`.
-Memory is bounded: past `max_items` queued items, `submit()` refuses with QueueFull.
+Memory is bounded: past `max_items` queued items (or `max_bytes`, when items have a
+size), `submit()` refuses with QueueFull; a batch stops growing at `batch_size` items
+or `batch_bytes`.
+
+A handler may refuse single items and still commit the rest: it returns the refused
+items' positions in the batch with a reason each, and each caller's `submit()` returns
+the refusals among its own items (positions in the list it submitted). One bad item
+never fails the other callers' items.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -25,6 +33,9 @@ from llm_observatory.core.logging import get_logger
 
 T = TypeVar("T")
 log = get_logger(__name__)
+
+# (position of an item in a list, why it was refused)
+Refusal = tuple[int, str]
 
 # What `capture` returned at each submit of the batch the handler is running now
 # (tracing: the exports' span contexts). Set inside the worker task, so each batch
@@ -49,7 +60,8 @@ class BatchFailed(Backpressure):
 @dataclass(slots=True)
 class _Entry(Generic[T]):
     items: list[T]
-    future: asyncio.Future[None]
+    future: asyncio.Future[list[Refusal]]
+    nbytes: int = 0
     enqueued_at: float = field(default_factory=time.monotonic)
     captured: Any = None
 
@@ -58,7 +70,7 @@ class BatchQueue(Generic[T]):
     def __init__(
         self,
         name: str,
-        handler: Callable[[list[T]], Awaitable[Any]],
+        handler: Callable[[list[T]], Awaitable[list[Refusal] | None]],
         *,
         batch_size: int,
         linger: float,
@@ -69,6 +81,9 @@ class BatchQueue(Generic[T]):
         on_batch: Callable[[int, float], None] | None = None,
         on_failure: Callable[[int, BaseException], None] | None = None,
         capture: Callable[[], Any] | None = None,
+        size: Callable[[T], int] | None = None,
+        max_bytes: int | None = None,
+        batch_bytes: int | None = None,
     ) -> None:
         self.name = name
         self.handler = handler
@@ -81,6 +96,10 @@ class BatchQueue(Generic[T]):
         self._on_batch = on_batch or (lambda size, seconds: None)
         self._on_failure = on_failure or (lambda size, error: None)
         self._capture = capture
+        self._size = size
+        self.max_bytes = max_bytes
+        self.batch_bytes = batch_bytes
+        self._queued_bytes = 0
         self._entries: deque[_Entry[T]] = deque()
         self._waiting = 0  # items in _entries
         self._queued = 0  # items submitted and not yet resolved (waiting + in flight)
@@ -109,40 +128,60 @@ class BatchQueue(Generic[T]):
             if not entry.future.done():
                 entry.future.set_exception(BatchFailed(f"{self.name}: shutting down"))
 
-    async def submit(self, items: list[T]) -> None:
+    async def submit(self, items: list[T]) -> list[Refusal]:
+        """Return once the handler committed `items`, with the ones it refused; raise
+        Backpressure when nothing was committed."""
         if not items:
-            return
+            return []
         count = len(items)
         if self._queued + count > self.max_items:
             raise QueueFull(
                 f"{self.name} queue full: {self._queued} of {self.max_items} items in flight"
             )
+        nbytes = sum(map(self._size, items)) if self._size is not None else 0
+        # One entry may exceed max_bytes alone (it was admitted by the request limits);
+        # it just cannot join a queue that holds others.
+        if (
+            self.max_bytes is not None
+            and self._queued
+            and self._queued_bytes + nbytes > self.max_bytes
+        ):
+            raise QueueFull(
+                f"{self.name} queue full: {self._queued_bytes} of {self.max_bytes} bytes in flight"
+            )
         if not self._tasks:
             raise BatchFailed(f"{self.name}: not running")
-        entry: _Entry[T] = _Entry(items, asyncio.get_running_loop().create_future())
+        entry: _Entry[T] = _Entry(items, asyncio.get_running_loop().create_future(), nbytes)
         if self._capture is not None:
             entry.captured = self._capture()
         self._entries.append(entry)
         self._waiting += count
         self._queued += count
+        self._queued_bytes += nbytes
         self._on_depth(self._queued)
         self._ready.set()
         try:
             # shield: a caller that gives up must not cancel a batch shared with others.
-            await asyncio.wait_for(asyncio.shield(entry.future), self.timeout)
+            return await asyncio.wait_for(asyncio.shield(entry.future), self.timeout)
         except TimeoutError as exc:
             raise BatchFailed(f"{self.name}: not committed within {self.timeout:g}s") from exc
 
     def _take(self) -> list[_Entry[T]]:
         batch: list[_Entry[T]] = []
         size = 0
+        nbytes = 0
+        batch_bytes = self.batch_bytes
         entries = self._entries
         while entries:
             count = len(entries[0].items)
             if batch and size + count > self.batch_size:
                 break
-            batch.append(entries.popleft())
+            if batch and batch_bytes is not None and nbytes + entries[0].nbytes > batch_bytes:
+                break
+            entry = entries.popleft()
+            batch.append(entry)
             size += count
+            nbytes += entry.nbytes
         self._waiting -= size
         if not entries:
             self._ready.clear()
@@ -165,7 +204,7 @@ class BatchQueue(Generic[T]):
         if self._capture is not None:
             BATCH_CONTEXTS.set(tuple(entry.captured for entry in batch))
         try:
-            await self.handler(items)
+            refused = await self.handler(items)
         except Exception as exc:
             self._on_failure(len(items), exc)
             log.warning("batch failed", queue=self.name, items=len(items), error=str(exc))
@@ -177,9 +216,20 @@ class BatchQueue(Generic[T]):
                     entry.future.exception()
         else:
             self._on_batch(len(items), time.perf_counter() - started)
-            for entry in batch:
+            per_entry: list[list[Refusal]] = [[] for _ in batch]
+            if refused:
+                starts = []
+                offset = 0
+                for entry in batch:
+                    starts.append(offset)
+                    offset += len(entry.items)
+                for position, reason in refused:
+                    index = bisect.bisect_right(starts, position) - 1
+                    per_entry[index].append((position - starts[index], reason))
+            for entry, own in zip(batch, per_entry, strict=True):
                 if not entry.future.done():
-                    entry.future.set_result(None)
+                    entry.future.set_result(own)
         finally:
             self._queued -= len(items)
+            self._queued_bytes -= sum(entry.nbytes for entry in batch)
             self._on_depth(self._queued)

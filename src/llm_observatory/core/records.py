@@ -56,6 +56,7 @@ class SpanRecord:
     input_messages: Any = None  # prompt as JSON (list of messages) or text, after redaction
     output_messages: Any = None  # completion as JSON or text, after redaction
     pii_types: list[str] = field(default_factory=list)
+    ingest_key: str | None = None  # name of the OTLP ingest key the export came with
 
     @property
     def duration_ms(self) -> float:
@@ -83,6 +84,7 @@ class MetricPointRecord:
     aggregation_temporality: str | None = None  # delta | cumulative
     attributes: dict[str, Any] = field(default_factory=dict)
     resource_attributes: dict[str, Any] = field(default_factory=dict)
+    ingest_key: str | None = None
 
 
 @dataclass(slots=True)
@@ -100,6 +102,7 @@ class LogRecordRow:
     attributes: dict[str, Any] = field(default_factory=dict)
     resource_attributes: dict[str, Any] = field(default_factory=dict)
     pii_types: list[str] = field(default_factory=list)
+    ingest_key: str | None = None
 
 
 @dataclass(slots=True)

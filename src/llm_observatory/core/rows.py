@@ -1,15 +1,16 @@
-"""Rows of the spans, metric_points and log_records tables, and how records become them.
+"""The spans, metric_points and log_records tables: their columns, and records as COPY rows.
 
-One `TableSpec` per table: its columns, and for each the record field it comes from and
-the conversion that makes the value safe for PostgreSQL (see the conversions below).
-The collector builds rows with these specs and sends them to storage, which writes
-them as they are, so a record is converted once, where it is decoded.
+One `TableSpec` per table: its columns and, for each, the record field it comes from
+and the encoder that turns the value into one field of PostgreSQL's COPY text format.
+The collector encodes each record once, where it is decoded, and storage streams the
+rows into COPY as they are (see storage.writer): nothing is converted twice.
 
-Conversions: integer nanoseconds -> timestamptz (UTC, microseconds: PostgreSQL's
-resolution), dicts/lists/any JSON value -> jsonb text via orjson, lists -> text[].
-PostgreSQL rejects NUL in text and ``\\u0000`` in jsonb: NULs are stripped (text) and
-``\\u0000`` escapes removed (JSON), so one bad span does not fail its batch. Integers
-outside bigint and costs outside numeric(18,9) become NULL for the same reason.
+Encoders make every value safe for its column, so one odd record cannot fail a batch:
+integer nanoseconds -> timestamptz text (UTC, microseconds: PostgreSQL's resolution);
+any JSON value -> jsonb text (orjson; ``\\u0000`` escapes, which jsonb refuses,
+removed); lists -> text[] literals; NUL characters, which text columns refuse,
+stripped; integers outside bigint and costs outside numeric(18,9) -> NULL. COPY text
+escapes backslash, tab, newline and carriage return; ``\\N`` is NULL.
 """
 
 from __future__ import annotations
@@ -17,34 +18,30 @@ from __future__ import annotations
 import base64
 import math
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
 import orjson
 from psycopg import sql
 
-# --- value conversion -------------------------------------------------------------------
+# --- value encoding ---------------------------------------------------------------------
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+NULL = "\\N"
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _MONEY_LIMIT = 1e9  # numeric(18, 9): 9 digits before the point
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 # A \u0000 escape in JSON text, not preceded by an escaped backslash ("\\u0000" is the
 # six characters \u0000, which PostgreSQL accepts).
 _JSON_NUL = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
-
-
-def ns_to_datetime(ns: int | None) -> datetime | None:
-    """Integer nanoseconds since the epoch -> aware UTC datetime (truncated to µs)."""
-    if ns is None:
-        return None
-    return _EPOCH + timedelta(microseconds=int(ns) // 1000)
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
+_ARRAY_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\x00": ""})
 
 
 def clean_text(value: Any) -> str | None:
+    """Text a text column accepts: str() of non-strings, NUL characters removed."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -62,12 +59,17 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _json_coerce(value: Any) -> Any:
-    """Second chance for what orjson refuses (ints beyond 64 bits, odd keys)."""
+_DEEP_MARKER = "[nested too deep]"
+
+
+def _json_coerce(value: Any, depth: int = 0) -> Any:
+    """Second chance for what orjson refuses: ints beyond 64 bits, odd keys, deep nesting."""
+    if depth >= 64:
+        return _DEEP_MARKER
     if isinstance(value, dict):
-        return {str(k): _json_coerce(v) for k, v in value.items()}
+        return {str(k): _json_coerce(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [_json_coerce(v) for v in value]
+        return [_json_coerce(v, depth + 1) for v in value]
     if isinstance(value, int) and not isinstance(value, bool):
         return value if _INT64_MIN <= value <= 2**64 - 1 else str(value)
     return value
@@ -84,65 +86,130 @@ def dump_json(value: Any) -> str:
     return data.decode()
 
 
-def _json_or_null(value: Any) -> str | None:
-    return None if value is None else dump_json(value)
+def copy_text(value: str) -> str:
+    """A string as one COPY text field (backslash, tab, newline, CR escaped; NUL dropped)."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value or "\x00" in value:
+        return value.translate(_COPY_ESCAPES)
+    return value
 
 
-def _json_object(value: Any) -> str:
-    return "{}" if not value else dump_json(value)
-
-
-def _json_array(value: Any) -> str:
-    return "[]" if not value else dump_json(value)
-
-
-def _bigint(value: Any) -> int | None:
+def _text(value: Any) -> str:
     if value is None:
-        return None
-    value = int(value)
-    return value if _INT64_MIN <= value <= _INT64_MAX else None
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def _money(value: Any) -> float | None:
-    """numeric(18,9) input: None for NaN/inf/overflow (which would fail the batch)."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) and abs(value) < _MONEY_LIMIT else None
-
-
-def _bool(value: Any) -> bool:
-    return bool(value)
-
-
-def _bool_or_null(value: Any) -> bool | None:
-    return None if value is None else bool(value)
-
-
-def _text_array(value: Any) -> list[str]:
-    if not value:
-        return []
-    return [clean_text(v) or "" for v in value]
-
-
-def _default_service(value: Any) -> str:
-    return clean_text(value) or "unknown_service"
+        return NULL
+    return copy_text(value if type(value) is str else str(value))
 
 
 def _required_text(value: Any) -> str:
-    return clean_text(value) or ""
+    return _text(value) if value else ""
+
+
+def _default_service(value: Any) -> str:
+    return _text(value) if value else "unknown_service"
 
 
 def _status(value: Any) -> str:
-    return clean_text(value) or "unset"
+    return _text(value) if value else "unset"
 
 
-def _time(value: Any) -> datetime:
-    return ns_to_datetime(value)  # type: ignore[return-value]
+def _json(value: Any) -> str:
+    if value is None:
+        return NULL
+    text = dump_json(value)
+    # orjson escapes control characters, so JSON text holds no raw tab or newline;
+    # its escapes (\" \n \\) need their backslash doubled for COPY.
+    return text.replace("\\", "\\\\") if "\\" in text else text
+
+
+def _json_object(value: Any) -> str:
+    return "{}" if not value else _json(value)
+
+
+def _json_array(value: Any) -> str:
+    return "[]" if not value else _json(value)
+
+
+def _bigint(value: Any) -> str:
+    if value is None:
+        return NULL
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return NULL
+    return str(number) if _INT64_MIN <= number <= _INT64_MAX else NULL
+
+
+def _float(value: Any) -> str:
+    if value is None:
+        return NULL
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return NULL
+    if math.isfinite(number):
+        return repr(number)
+    return "NaN" if math.isnan(number) else ("Infinity" if number > 0 else "-Infinity")
+
+
+def _money(value: Any) -> str:
+    """numeric(18,9): NULL for NaN, infinities and overflow, which would fail the batch."""
+    if value is None:
+        return NULL
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return NULL
+    return repr(number) if math.isfinite(number) and abs(number) < _MONEY_LIMIT else NULL
+
+
+def _bool(value: Any) -> str:
+    return "t" if value else "f"
+
+
+def _bool_or_null(value: Any) -> str:
+    return NULL if value is None else ("t" if value else "f")
+
+
+def _text_array(value: Any) -> str:
+    if not value:
+        return "{}"
+    items = ",".join(f'"{str(v).translate(_ARRAY_ESCAPES)}"' for v in value)
+    return copy_text("{" + items + "}")
+
+
+# Timestamps: spans of one batch share their seconds, so the formatted second is cached
+# and only the microseconds are appended.
+_SECONDS: dict[int, str] = {}
+_SECONDS_MAX = 4096
+_MIN_SECONDS, _MAX_SECONDS = -62135596800, 253402300799  # years 1 to 9999
+
+
+def timestamp(ns: int) -> str:
+    """Integer nanoseconds since the epoch -> timestamptz text in UTC (microseconds)."""
+    seconds, micros = divmod(int(ns) // 1000, 1_000_000)
+    prefix = _SECONDS.get(seconds)
+    if prefix is None:
+        if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
+            raise ValueError(f"time {ns} ns is outside years 1-9999")
+        if len(_SECONDS) >= _SECONDS_MAX:
+            _SECONDS.clear()
+        gm = time.gmtime(seconds)
+        prefix = _SECONDS[seconds] = (
+            f"{gm.tm_year:04d}-{gm.tm_mon:02d}-{gm.tm_mday:02d} "
+            f"{gm.tm_hour:02d}:{gm.tm_min:02d}:{gm.tm_sec:02d}"
+        )
+    return f"{prefix}.{micros:06d}+00"
+
+
+def _time(value: Any) -> str:
+    return timestamp(value)
+
+
+def _time_or_null(value: Any) -> str:
+    return NULL if not value else timestamp(value)
+
+
+def _duration(value: Any) -> str:
+    return repr(float(value))
 
 
 # --- table specs ------------------------------------------------------------------------
@@ -151,8 +218,15 @@ def _time(value: Any) -> datetime:
 @dataclass(frozen=True, slots=True)
 class Column:
     name: str  # column in the table
-    convert: Callable[[Any], Any]
+    encode: Callable[[Any], str]
     source: str | None = None  # record attribute, when it is not `name`
+    # Text that clients choose and indexes hold (an index row is at most ~2.7 kB): the
+    # collector cuts it to MAX_NAME_LENGTH before it reaches the database.
+    bounded: bool = False
+
+    @property
+    def field(self) -> str:
+        return self.source or self.name
 
 
 @dataclass(frozen=True)
@@ -165,17 +239,29 @@ class TableSpec:
         return tuple(c.name for c in self.columns)
 
     @property
+    def bounded_fields(self) -> tuple[str, ...]:
+        """Record fields whose text must stay within MAX_NAME_LENGTH."""
+        return tuple(c.field for c in self.columns if c.bounded)
+
+    @property
+    def header(self) -> str:
+        """The first line of an ingest body: the column names, tab-separated."""
+        return "\t".join(self.column_names)
+
+    @property
     def staging_table(self) -> str:
         return f"_llmo_stage_{self.table}"
 
-    def row_builder(self) -> Callable[[Any], list[Any]]:
-        get = attrgetter(*(c.source or c.name for c in self.columns))
-        converters = tuple(c.convert for c in self.columns)
+    def row_encoder(self) -> Callable[[Any], str]:
+        """record -> one COPY text row (no trailing newline)."""
+        get = attrgetter(*(c.field for c in self.columns))
+        encoders = tuple(c.encode for c in self.columns)
+        join = "\t".join
 
-        def build(record: Any) -> list[Any]:
-            return [f(v) for f, v in zip(converters, get(record), strict=True)]
+        def encode(record: Any) -> str:
+            return join([f(v) for f, v in zip(encoders, get(record), strict=True)])
 
-        return build
+        return encode
 
     # SQL, composed with proper identifier quoting.
     def _cols(self) -> sql.Composable:
@@ -201,35 +287,28 @@ class TableSpec:
             cols=self._cols(),
         )
 
-    def insert_sql(self) -> sql.Composed:
-        return sql.SQL("INSERT INTO {table} ({cols}) VALUES ({ph}) ON CONFLICT DO NOTHING").format(
-            table=sql.Identifier(self.table),
-            cols=self._cols(),
-            ph=sql.SQL(", ").join(sql.Placeholder() * len(self.columns)),
-        )
-
 
 SPANS = TableSpec(
     "spans",
     (
         Column("start_time", _time, "start_time_unix_nano"),
         Column("end_time", _time, "end_time_unix_nano"),
-        Column("duration_ms", float),
+        Column("duration_ms", _duration),
         Column("trace_id", _required_text),
         Column("span_id", _required_text),
-        Column("parent_span_id", clean_text),
-        Column("service_name", _default_service),
-        Column("name", _required_text),
+        Column("parent_span_id", _text),
+        Column("service_name", _default_service, bounded=True),
+        Column("name", _required_text, bounded=True),
         Column("kind", _required_text),
         Column("status_code", _status),
-        Column("status_message", clean_text),
-        Column("scope_name", clean_text),
+        Column("status_message", _text),
+        Column("scope_name", _text, bounded=True),
         Column("is_llm", _bool),
-        Column("provider", clean_text),
-        Column("operation", clean_text),
-        Column("request_model", clean_text),
-        Column("response_model", clean_text),
-        Column("model", clean_text),
+        Column("provider", _text, bounded=True),
+        Column("operation", _text, bounded=True),
+        Column("request_model", _text, bounded=True),
+        Column("response_model", _text, bounded=True),
+        Column("model", _text, bounded=True),
         Column("input_tokens", _bigint),
         Column("output_tokens", _bigint),
         Column("total_tokens", _bigint),
@@ -238,15 +317,16 @@ SPANS = TableSpec(
         Column("reasoning_tokens", _bigint),
         Column("cost_usd", _money),
         Column("reported_cost_usd", _money),
-        Column("conversation_id", clean_text),
-        Column("user_id", clean_text),
-        Column("input_messages", _json_or_null),
-        Column("output_messages", _json_or_null),
+        Column("conversation_id", _text, bounded=True),
+        Column("user_id", _text, bounded=True),
+        Column("input_messages", _json),
+        Column("output_messages", _json),
         Column("pii_types", _text_array),
         Column("attributes", _json_object),
         Column("resource_attributes", _json_object),
         Column("events", _json_array),
         Column("links", _json_array),
+        Column("ingest_key", _text, bounded=True),
     ),
 )
 
@@ -254,23 +334,24 @@ METRIC_POINTS = TableSpec(
     "metric_points",
     (
         Column("time", _time, "time_unix_nano"),
-        Column("start_time", ns_to_datetime, "start_time_unix_nano"),
-        Column("metric_name", _required_text),
+        Column("start_time", _time_or_null, "start_time_unix_nano"),
+        Column("metric_name", _required_text, bounded=True),
         Column("metric_type", _required_text),
-        Column("service_name", _default_service),
-        Column("scope_name", clean_text),
-        Column("unit", clean_text),
-        Column("description", clean_text),
+        Column("service_name", _default_service, bounded=True),
+        Column("scope_name", _text, bounded=True),
+        Column("unit", _text, bounded=True),
+        Column("description", _text),
         Column("value", _float),
         Column("count", _bigint),
         Column("sum", _float),
         Column("min", _float),
         Column("max", _float),
-        Column("buckets", _json_or_null),
+        Column("buckets", _json),
         Column("is_monotonic", _bool_or_null),
-        Column("aggregation_temporality", clean_text),
+        Column("aggregation_temporality", _text),
         Column("attributes", _json_object),
         Column("resource_attributes", _json_object),
+        Column("ingest_key", _text, bounded=True),
     ),
 )
 
@@ -278,20 +359,18 @@ LOG_RECORDS = TableSpec(
     "log_records",
     (
         Column("time", _time, "time_unix_nano"),
-        Column("observed_time", ns_to_datetime, "observed_time_unix_nano"),
-        Column("service_name", _default_service),
-        Column("scope_name", clean_text),
+        Column("observed_time", _time_or_null, "observed_time_unix_nano"),
+        Column("service_name", _default_service, bounded=True),
+        Column("scope_name", _text, bounded=True),
         Column("severity_number", _bigint),
-        Column("severity_text", clean_text),
-        Column("body", _json_or_null),
-        Column("trace_id", clean_text),
-        Column("span_id", clean_text),
-        Column("event_name", clean_text),
+        Column("severity_text", _text, bounded=True),
+        Column("body", _json),
+        Column("trace_id", _text),
+        Column("span_id", _text),
+        Column("event_name", _text, bounded=True),
         Column("attributes", _json_object),
         Column("resource_attributes", _json_object),
         Column("pii_types", _text_array),
+        Column("ingest_key", _text, bounded=True),
     ),
 )
-
-
-TABLE_SPECS = {"traces": SPANS, "metrics": METRIC_POINTS, "logs": LOG_RECORDS}

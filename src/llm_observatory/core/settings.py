@@ -8,7 +8,6 @@ read `LOG_LEVEL`.
 from __future__ import annotations
 
 import re
-from functools import cached_property
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -25,6 +24,7 @@ DEVELOPMENT_SECRETS = {
     "DB_APP_PASSWORD": "app_dev_password",
     "DB_READONLY_PASSWORD": "readonly_dev_password",
     "REDIS_PASSWORD": "redis_dev_password",
+    "STORAGE_INGEST_TOKEN": "dev_storage_token_change_in_production",
     # Third-party services: compose passes these, `check-production` refuses them.
     "GRAFANA_ADMIN_PASSWORD": "admin_dev",
     "GRAFANA_DB_PASSWORD": "grafana_dev_password",
@@ -124,7 +124,20 @@ class InsecureConfiguration(RuntimeError):
     pass
 
 
-class CollectorSettings(CommonSettings):
+class StorageTokenSettings(BaseSettings):
+    """The shared secret the collector presents to storage's ingest API."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    storage_ingest_token: str = Field(DEVELOPMENT_SECRETS["STORAGE_INGEST_TOKEN"], repr=False)
+
+    def _insecure_token(self) -> list[str]:
+        if self.storage_ingest_token == DEVELOPMENT_SECRETS["STORAGE_INGEST_TOKEN"]:
+            return ["STORAGE_INGEST_TOKEN"]
+        return []
+
+
+class CollectorSettings(StorageTokenSettings, CommonSettings):
     otlp_grpc_endpoint: str = "0.0.0.0:4317"
     otlp_http_endpoint: str = "0.0.0.0:4318"
     metrics_endpoint: str = "0.0.0.0:9090"
@@ -133,11 +146,31 @@ class CollectorSettings(CommonSettings):
     batch_size: int = Field(1000, ge=1)
     flush_interval: float = 0.005  # longest a partial batch waits for company (e.g. "5ms")
     max_queue_size: int = Field(10000, ge=1)  # spans buffered before back-pressure
+    max_queue_bytes: int = Field(64 * 1024 * 1024, ge=1024)  # their encoded size, per process
+    batch_max_bytes: int = Field(8 * 1024 * 1024, ge=1024)  # one forward to storage
     worker_threads: int = Field(4, ge=1)
     # Worker processes sharing the OTLP ports: one decodes about a core's worth.
     collector_processes: int = Field(1, ge=1, le=32)
-    max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024)  # decompressed OTLP body limit
     storage_timeout: float = 10.0  # seconds for one forward to storage
+
+    # What one export request may carry (collector/limits.py). Over a count limit the
+    # request is refused (413 / INVALID_ARGUMENT); over a per-record limit the record is
+    # cut and marked with the llmo.truncated attribute.
+    max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024)  # after gunzip
+    max_items_per_request: int = Field(10_000, ge=1)
+    max_decoded_objects: int = Field(1_000_000, ge=1)  # JSON objects + arrays per body
+    max_attributes: int = Field(128, ge=1)
+    max_events: int = Field(128, ge=0)
+    max_links: int = Field(128, ge=0)
+    max_attribute_value_length: int = Field(1024 * 1024, ge=64)
+    max_message_depth: int = Field(32, ge=1, le=200)
+    max_name_length: int = Field(256, ge=16, le=2048)
+    # Requests being decoded or stored at once per worker process; more get a retryable
+    # 429 / RESOURCE_EXHAUSTED. Bounds the raw bodies held in memory.
+    max_concurrent_requests: int = Field(32, ge=1)
+    # PII: the most of one string that is scanned; the rest is replaced, never stored
+    # unscanned.
+    pii_max_scan_bytes: int = Field(1024 * 1024, ge=1024)
 
     enable_pii_detection: bool = True
     enable_cost_calculation: bool = True
@@ -150,8 +183,17 @@ class CollectorSettings(CommonSettings):
     def _duration(cls, value: str | float) -> float:
         return parse_duration(value)
 
+    # OTLP ingest keys, `name:key` pairs (collector/keys.py); empty: ingest is open,
+    # which production refuses.
+    ingest_api_keys: str = Field("", repr=False)
+
     def insecure_defaults(self) -> list[str]:
-        # The collector connects to neither the database nor Redis: nothing to refuse.
+        # The collector connects to neither the database nor Redis, only to storage.
+        return self._insecure_token()
+
+    def weak_secrets(self) -> list[str]:
+        if not self.ingest_api_keys.strip():
+            return ["open OTLP ingest: set INGEST_API_KEYS (name:key pairs)"]
         return []
 
     @staticmethod
@@ -160,7 +202,10 @@ class CollectorSettings(CommonSettings):
         return host or "0.0.0.0", int(port)  # noqa: S104 - containers listen on all interfaces
 
 
-class StorageSettings(CommonSettings):
+class StorageSettings(StorageTokenSettings, CommonSettings):
+    """The storage service writes as the app role (DATABASE_URL is DATABASE_APP_URL); it
+    never holds the owner's credentials: migrations and retention are maintenance's."""
+
     api_host: str = "0.0.0.0"  # noqa: S104 - containers listen on all interfaces
     api_port: int = 8080
 
@@ -170,29 +215,43 @@ class StorageSettings(CommonSettings):
 
     batch_size: int = Field(1000, ge=1)
     flush_interval_secs: float = 0.005  # longest a partial batch waits for company
-    write_method: Literal["copy", "insert"] = "copy"
+    # Rows arrive as COPY text: COPY (into a staging table, then INSERT ... ON CONFLICT
+    # DO NOTHING) is the only write method.
+    write_method: Literal["copy"] = "copy"
     max_queue_size: int = Field(50000, ge=1)  # records waiting for a transaction, per table
+    max_queue_bytes: int = Field(128 * 1024 * 1024, ge=1024)  # their size, per table
+    batch_max_bytes: int = Field(16 * 1024 * 1024, ge=1024)  # one transaction
+    max_ingest_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)  # one ingest request
+    # A refused row is kept in rejected_records cut to this many bytes.
+    rejected_record_max_bytes: int = Field(64 * 1024, ge=256)
     writer_concurrency: int = Field(4, ge=1)  # transactions in flight per table
-    run_migrations: bool = True
-    retention_days: int = Field(30, ge=0)  # 0 keeps data forever
-    # The migration user owns the schema; the service writes as the app role.
-    migration_database_url: str = ""
 
     @field_validator("flush_interval_secs", "db_pool_timeout", mode="before")
     @classmethod
     def _duration(cls, value: str | float) -> float:
         return parse_duration(value)
 
-    @cached_property
-    def migrations_url(self) -> str:
-        return self.migration_database_url or self.database_url
-
     def insecure_defaults(self) -> list[str]:
-        found = super().insecure_defaults()
-        password = urlsplit(self.migrations_url).password
-        if password in DEVELOPMENT_SECRETS.values():
-            found.append(_which_secret(password))
-        return found
+        return super().insecure_defaults() + self._insecure_token()
+
+
+class MaintenanceSettings(CommonSettings):
+    """`llm-observatory-maintenance`: the one service with the owner's URL (DATABASE_URL).
+
+    It applies the migrations at start-up (RUN_MIGRATIONS), checks them again every
+    MAINTENANCE_INTERVAL (a recreated database gets its schema back), and enforces
+    RETENTION_DAYS.
+    """
+
+    run_migrations: bool = True
+    retention_days: int = Field(30, ge=0)  # 0 keeps data forever
+    maintenance_interval: float = Field(60.0, gt=0)
+    retention_interval: float = Field(3600.0, gt=0)
+
+    @field_validator("maintenance_interval", "retention_interval", mode="before")
+    @classmethod
+    def _duration(cls, value: str | float) -> float:
+        return parse_duration(value)
 
 
 class JwtSettings(CommonSettings):

@@ -10,6 +10,11 @@ ROWS_RECEIVED = Counter(
 ROWS_WRITTEN = Counter(
     "llmo_storage_rows_written", "Records committed by the batch writer, by table.", ["table"]
 )
+ROWS_REJECTED = Counter(
+    "llmo_storage_rows_rejected",
+    "Rows the database refused for a reason in the data, kept in rejected_records, by table.",
+    ["table"],
+)
 WRITE_FAILURES = Counter(
     "llmo_storage_write_failures", "Batches the database did not commit, by table.", ["table"]
 )
@@ -30,9 +35,6 @@ QUEUE_DEPTH = Gauge(
 )
 POOL_SIZE = Gauge("llmo_storage_db_pool_connections", "Connections in the pool.")
 POOL_AVAILABLE = Gauge("llmo_storage_db_pool_available", "Idle connections in the pool.")
-RETENTION_DROPPED = Counter(
-    "llmo_storage_retention_chunks_dropped", "Chunks dropped by the retention task."
-)
 DATABASE_UP = Gauge("llmo_storage_database_up", "1 when the last database check succeeded.")
 QUEUE_CAPACITY = Gauge(
     "llmo_storage_queue_capacity", "MAX_QUEUE_SIZE of the storage service: each table's limit."

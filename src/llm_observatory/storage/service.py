@@ -1,14 +1,21 @@
-"""The storage service: the ingest API the collector calls, in front of the batch writers.
+"""The storage service: the ingest API the collector calls, in front of the table writers.
 
-POST /v1/ingest/{traces|metrics|logs} with {"columns": [...], "rows": [[...], ...]}
-(rows built by the table's spec in core.rows) answers 200 only after the rows are
-committed. Concurrent requests share transactions (core.batching), so
-the database sees few large COPYs however many exports arrive.
+POST /v1/ingest/{traces|metrics|logs} with `Authorization: Bearer STORAGE_INGEST_TOKEN`
+and a body of the table's column header line, then one COPY text row per line
+(core/rows.py). It answers 200 only after the rows are committed, with the rows the
+database refused (kept in rejected_records): {"accepted": n, "rejected": [[row,
+reason], ...]}. Concurrent requests share transactions (core.batching), so the
+database sees few large COPYs however many exports arrive.
+
+Every request is checked before anything is queued: the token (401), the body size
+(413, MAX_INGEST_BODY_BYTES), UTF-8, the header (the collector's columns must be this
+version's) and each row's field count (400, naming the row). Values themselves are
+checked by PostgreSQL, row by row (storage/writer.py).
 """
 
 from __future__ import annotations
 
-import asyncio
+import hmac
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,53 +25,52 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from llm_observatory.core import tracing
-from llm_observatory.core.batching import BATCH_CONTEXTS, Backpressure, BatchFailed, BatchQueue
-from llm_observatory.core.logging import get_logger
-from llm_observatory.core.ops import ping_database
-from llm_observatory.core.rows import TABLE_SPECS
-from llm_observatory.core.settings import StorageSettings
-from llm_observatory.storage import metrics
-from llm_observatory.storage.migrate import MigrationError, run_migrations_locked
-from llm_observatory.storage.writer import (
-    BatchWriter,
-    LogRecordWriter,
-    MetricPointWriter,
-    SpanWriter,
+from llm_observatory.core.batching import (
+    BATCH_CONTEXTS,
+    Backpressure,
+    BatchFailed,
+    BatchQueue,
+    Refusal,
 )
+from llm_observatory.core.logging import get_logger
+from llm_observatory.core.ops import ping_database, run_health_checks
+from llm_observatory.core.settings import StorageSettings
+from llm_observatory.core.signals import SIGNALS
+from llm_observatory.storage import metrics
+from llm_observatory.storage.writer import TableWriter, writers
 
 log = get_logger(__name__)
 
-# signal -> (writer type, table)
-SIGNALS: dict[str, tuple[type[BatchWriter], str]] = {
-    "traces": (SpanWriter, "spans"),
-    "metrics": (MetricPointWriter, "metric_points"),
-    "logs": (LogRecordWriter, "log_records"),
-}
 INGEST_PREFIX = "/v1/ingest/"
 INGEST_ROUTE = "/v1/ingest/{signal}"
 
 
 class InvalidBatch(ValueError):
-    pass
+    """The body is not a batch of this version's rows (400)."""
 
 
-def decode_rows(signal: str, body: bytes) -> list[list[Any]]:
+def decode_rows(signal: str, body: bytes) -> list[bytes]:
     """The rows of an ingest body, checked against the table's columns."""
-    columns = TABLE_SPECS[signal].column_names
+    spec = SIGNALS[signal].table
+    if not body.endswith(b"\n"):
+        raise InvalidBatch("the body must be lines, each ending in a newline")
     try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidBatch(f"body is not JSON: {exc}") from exc
-    if not isinstance(payload, dict) or not isinstance(payload.get("rows"), list):
-        raise InvalidBatch('body must be {"columns": [...], "rows": [[...], ...]}')
-    if tuple(payload.get("columns") or ()) != columns:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidBatch(f"the body is not UTF-8 (byte {exc.start})") from None
+    lines = body[:-1].split(b"\n")
+    header = lines[0].decode()
+    if header != spec.header:
         # A collector of another version: refuse rather than write columns crosswise.
-        raise InvalidBatch(f"columns must be {list(columns)}, got {payload.get('columns')}")
-    rows = payload["rows"]
-    width = len(columns)
+        raise InvalidBatch(
+            f"the first line must be the columns {spec.header!r}, got {header[:300]!r}"
+        )
+    rows = lines[1:]
+    tabs = len(spec.columns) - 1
     for index, row in enumerate(rows):
-        if not isinstance(row, list) or len(row) != width:
-            raise InvalidBatch(f"row {index} is not a list of {width} values")
+        found = row.count(b"\t")
+        if found != tabs:
+            raise InvalidBatch(f"row {index} has {found + 1} fields, not {tabs + 1}")
     return rows
 
 
@@ -72,13 +78,12 @@ class Storage:
     def __init__(self, settings: StorageSettings, pool: AsyncConnectionPool) -> None:
         self.pool = pool
         self.settings = settings
-        self._repair = asyncio.Lock()
-        self.queues: dict[str, BatchQueue] = {}
-        for signal, (writer_type, table) in SIGNALS.items():
-            writer = writer_type(pool, settings.write_method)
-            self.queues[signal] = BatchQueue(
+        self.queues: dict[str, BatchQueue[bytes]] = {}
+        for name, writer in writers(pool, settings.rejected_record_max_bytes).items():
+            table = writer.signal.table.table
+            self.queues[name] = BatchQueue(
                 f"write-{table}",
-                self._writer(writer, table),
+                self._handler(writer),
                 batch_size=settings.batch_size,
                 linger=settings.flush_interval_secs,
                 max_items=settings.max_queue_size,
@@ -89,57 +94,54 @@ class Storage:
                     table
                 ).inc(),
                 capture=tracing.current_context if tracing.enabled() else None,
+                size=len,
+                max_bytes=settings.max_queue_bytes,
+                batch_bytes=settings.batch_max_bytes,
             )
         metrics.QUEUE_CAPACITY.set(settings.max_queue_size)
 
-    def _writer(self, writer: BatchWriter, table: str) -> Callable:
-        async def write(rows: list[list[Any]]) -> None:
+    def _handler(self, writer: TableWriter) -> Callable:
+        table = writer.signal.table.table
+
+        async def write(rows: list[bytes]) -> list[Refusal]:
             with metrics.FLUSH_DURATION.labels(table).time():
                 try:
-                    await writer.write_rows(rows)
-                except psycopg.errors.UndefinedTable:
-                    # The database was recreated under us (a reset, a new volume):
-                    # bring the schema back, then write.
-                    await self.restore_schema()
-                    await writer.write_rows(rows)
+                    result = await writer.write_rows(rows)
+                except psycopg.errors.UndefinedTable as exc:
+                    # The database was recreated under us (a reset, a new volume): the
+                    # maintenance service re-applies the migrations within a minute.
+                    log.error("tables missing: waiting for the schema", table=table)
+                    raise BatchFailed(f"table {table} does not exist yet; retry later") from exc
             metrics.BATCH_ROWS.labels(table).observe(len(rows))
-            metrics.ROWS_WRITTEN.labels(table).inc(len(rows))
+            metrics.ROWS_WRITTEN.labels(table).inc(len(rows) - len(result.refused))
+            if result.refused:
+                metrics.ROWS_REJECTED.labels(table).inc(len(result.refused))
+                log.warning("rows refused", table=table, count=len(result.refused))
+            return result.refused
 
-        async def traced_write(rows: list[list[Any]]) -> None:
+        async def traced_write(rows: list[bytes]) -> list[Refusal]:
             tracer = tracing.tracer()
             if tracer is None:
-                await write(rows)
-                return
+                return await write(rows)
             with tracer.start_as_current_span(
                 f"write {table}",
                 kind=tracing.SpanKind.CLIENT,
                 attributes={
                     "db.system": "postgresql",
                     "db.collection.name": table,
-                    "db.operation.name": self.settings.write_method.upper(),
+                    "db.operation.name": "COPY",
                     "llmo.batch.rows": len(rows),
                 },
                 record_exception=False,
                 **tracing.batch_span_args(BATCH_CONTEXTS.get()),
             ) as span:
                 try:
-                    await write(rows)
+                    return await write(rows)
                 except Exception as exc:
                     tracing.record_error(span, exc)
                     raise
 
         return traced_write
-
-    async def restore_schema(self) -> None:
-        if not self.settings.run_migrations:
-            raise BatchFailed("the schema is missing and RUN_MIGRATIONS=false: run migrations")
-        async with self._repair:
-            log.warning("tables missing: re-applying migrations")
-            try:
-                await asyncio.to_thread(run_migrations_locked, self.settings.migrations_url)
-            except MigrationError as exc:
-                log.error("schema repair failed", error=str(exc))
-                raise BatchFailed(str(exc)) from exc
 
     def start(self) -> None:
         for queue in self.queues.values():
@@ -149,9 +151,9 @@ class Storage:
         for queue in self.queues.values():
             await queue.stop()
 
-    async def ingest(self, signal: str, rows: list[list[Any]]) -> None:
-        metrics.ROWS_RECEIVED.labels(SIGNALS[signal][1]).inc(len(rows))
-        await self.queues[signal].submit(rows)
+    async def ingest(self, signal: str, rows: list[bytes]) -> list[Refusal]:
+        metrics.ROWS_RECEIVED.labels(SIGNALS[signal].table.table).inc(len(rows))
+        return await self.queues[signal].submit(rows)
 
     async def check_database(self) -> None:
         await ping_database(self.pool, metrics.DATABASE_UP)
@@ -160,22 +162,32 @@ class Storage:
         metrics.POOL_AVAILABLE.set(stats.get("pool_available", 0))
 
 
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class IngestApp:
     """Plain ASGI: the collector's batches are the hot path, and there are two routes."""
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
+        self.max_bytes = storage.settings.max_ingest_body_bytes
+        self._token = f"Bearer {storage.settings.storage_ingest_token}".encode()
 
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             return
         path = scope["path"]
         if path == "/health":
-            await self._health(send)
+            healthy, report = await run_health_checks({"database": self.storage.check_database})
+            body = {"status": "ok" if healthy else "degraded", **report}
+            await _json(send, 200 if healthy else 503, body)
             return
         signal = path[len(INGEST_PREFIX) :] if path.startswith(INGEST_PREFIX) else None
         if signal not in SIGNALS:
-            await _json(send, 404, {"error": f"no endpoint at {path}"})
+            await _json(send, 404, {"error": f"no endpoint at {path[:200]}"})
             return
         started = time.perf_counter()
         tracer = tracing.tracer()
@@ -196,43 +208,48 @@ class IngestApp:
             time.perf_counter() - started
         )
 
-    async def _ingest(self, signal: str, scope: dict, receive: Callable, send: Callable) -> int:
+    def _check(self, scope: dict) -> None:
         if scope["method"] != "POST":
-            await _json(send, 405, {"error": "ingest takes POST"})
-            return 405
-        body = await _read(receive)
+            raise _Refused(405, "ingest takes POST")
+        headers = dict(scope["headers"])
+        if not hmac.compare_digest(headers.get(b"authorization", b""), self._token):
+            raise _Refused(401, "send 'Authorization: Bearer <STORAGE_INGEST_TOKEN>'")
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            raise _Refused(413, f"body larger than {self.max_bytes} bytes")
+
+    async def _ingest(self, signal: str, scope: dict, receive: Callable, send: Callable) -> int:
         try:
+            self._check(scope)
+            body = await _read(receive, self.max_bytes)
             rows = decode_rows(signal, body)
+        except _Refused as exc:
+            await _json(send, exc.status, {"error": str(exc)})
+            return exc.status
         except InvalidBatch as exc:
             await _json(send, 400, {"error": str(exc)})
             return 400
         try:
-            await self.storage.ingest(signal, rows)
+            refused = await self.storage.ingest(signal, rows)
         except Backpressure as exc:
             await _json(
-                send,
-                503,
-                {"error": str(exc)},
-                [(b"retry-after", str(exc.retry_after).encode())],
+                send, 503, {"error": str(exc)}, [(b"retry-after", str(exc.retry_after).encode())]
             )
             return 503
-        await _json(send, 200, {"accepted": len(rows)})
+        await _json(send, 200, {"accepted": len(rows) - len(refused), "rejected": refused})
         return 200
 
-    async def _health(self, send: Callable) -> None:
-        try:
-            await self.storage.check_database()
-        except Exception as exc:
-            await _json(send, 503, {"status": "degraded", "database": f"down: {exc}"})
-            return
-        await _json(send, 200, {"status": "ok", "database": "ok"})
 
-
-async def _read(receive: Callable) -> bytes:
+async def _read(receive: Callable, limit: int) -> bytes:
     chunks = []
+    size = 0
     while True:
         message = await receive()
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _Refused(413, f"body larger than {limit} bytes")
+        chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
 

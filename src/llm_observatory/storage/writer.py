@@ -1,101 +1,150 @@
-"""Batch writers for the three signal hypertables (psycopg 3 async, caller-owned pool).
+"""Write COPY text rows to a signal's table, refusing only the rows PostgreSQL refuses.
 
-One generic implementation, ``BatchWriter``, driven by a ``TableSpec`` (table name,
-columns, how each column is taken from a record and converted).
-``SpanWriter``, ``MetricPointWriter`` and ``LogRecordWriter`` only bind a spec.
+Rows arrive as the collector encoded them (core/rows.py): one COPY text line per
+record, without the newline. A batch is one transaction: COPY into a per-session TEMP
+staging table (``LIKE <table> INCLUDING DEFAULTS ON COMMIT DELETE ROWS``), then
+``INSERT INTO <table> SELECT ... FROM staging ON CONFLICT DO NOTHING``. Plain COPY into
+the hypertable could not skip duplicates, and an OTLP exporter retries after a timeout
+even when we committed: a batch written twice must neither fail nor duplicate spans.
 
-Ingest is idempotent: an OTLP exporter retries after a timeout even when we committed,
-so a batch written twice must not fail and must not duplicate rows.
-
-- ``method="copy"`` (default, WRITE_METHOD=copy): text COPY into a per-session TEMP
-  staging table (``LIKE <table> INCLUDING DEFAULTS ON COMMIT DELETE ROWS``), then
-  ``INSERT INTO <table> SELECT ... FROM staging ON CONFLICT DO NOTHING``, in one
-  transaction. Plain COPY into the hypertable cannot skip duplicates: one retried span
-  would fail the whole batch.
-- ``method="insert"`` (WRITE_METHOD=insert): ``executemany`` of
-  ``INSERT ... ON CONFLICT DO NOTHING`` (pipelined by psycopg). The fallback.
-
-``write`` returns the rows actually inserted (duplicates not counted).
-
-``write_rows`` takes rows already converted by the table's spec (core.rows): the
-storage service receives them that way from the collector.
+When the database refuses a batch for a reason in the data (SQLSTATE classes 22 data
+exception, 23 integrity, 54 program limit such as "index row size exceeds maximum"),
+the batch is written again without the row COPY named in its error, or split in halves
+when the error names no row (the merge's), until every row that fails has failed alone.
+Those rows are kept in `rejected_records` with the database's reason; the rest commit.
+Any other error (connection lost, timeout, permissions) fails the whole batch for a
+retry: it is not the data's fault.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from dataclasses import dataclass, field
+from typing import Any
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from llm_observatory.core.records import LogRecordRow, MetricPointRecord, SpanRecord
-from llm_observatory.core.rows import (  # noqa: F401 - re-exported for callers and tests
-    LOG_RECORDS,
-    METRIC_POINTS,
-    SPANS,
-    Column,
-    TableSpec,
-    clean_text,
-    dump_json,
-    ns_to_datetime,
+from llm_observatory.core.batching import Refusal
+from llm_observatory.core.signals import LOGS, SIGNALS, TRACES, Signal
+
+_DATA_ERROR_CLASSES = ("22", "23", "54")
+_COPY_LINE = re.compile(r"\bCOPY \S+, line (\d+)")
+_REASON_MAX = 500
+
+REJECTED_INSERT = (
+    "INSERT INTO rejected_records (signal, reason, record, record_size, ingest_key) "
+    "VALUES (%s, %s, %s, %s, %s)"
 )
 
-WriteMethod = Literal["copy", "insert"]
-WRITE_METHODS: tuple[str, ...] = ("copy", "insert")
 
-R = TypeVar("R")
-
-
-# --- writers ----------------------------------------------------------------------------
+def is_data_error(exc: BaseException) -> bool:
+    """A refusal caused by the rows themselves, which writing them again cannot fix."""
+    code = getattr(exc, "sqlstate", None) or ""
+    return code[:2] in _DATA_ERROR_CLASSES
 
 
-class BatchWriter(Generic[R]):
-    """Writes batches of records to one hypertable; see the module docstring."""
+def copy_error_line(exc: BaseException) -> int | None:
+    """The 1-based line of the COPY data an error names, if it names one."""
+    diag = getattr(exc, "diag", None)
+    context = getattr(diag, "context", None) or ""
+    match = _COPY_LINE.search(context)
+    return int(match.group(1)) if match else None
 
-    spec: ClassVar[TableSpec]
 
-    def __init__(self, pool: AsyncConnectionPool, method: str = "copy") -> None:
-        if method not in WRITE_METHODS:
-            raise ValueError(f"WRITE_METHOD must be one of {WRITE_METHODS}, got {method!r}")
+def reason_of(exc: BaseException) -> str:
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) or str(exc).splitlines()[0]
+    code = getattr(exc, "sqlstate", None)
+    return (f"{primary} (SQLSTATE {code})" if code else primary)[:_REASON_MAX]
+
+
+@dataclass
+class WriteResult:
+    inserted: int = 0
+    refused: list[Refusal] = field(default_factory=list)
+
+
+class TableWriter:
+    """Writes batches of COPY rows to one signal's table; see the module docstring."""
+
+    def __init__(self, pool: AsyncConnectionPool, signal: Signal, max_record_bytes: int = 65536):
         self.pool = pool
-        self.method = method
-        self._build_row = self.spec.row_builder()
-        self._create_staging = self.spec.create_staging_sql()
-        self._copy = self.spec.copy_sql()
-        self._merge = self.spec.merge_sql()
-        self._insert = self.spec.insert_sql()
+        self.signal = signal
+        self.max_record_bytes = max_record_bytes
+        self._encode = signal.table.row_encoder()
+        self._create_staging = signal.table.create_staging_sql()
+        self._copy = signal.table.copy_sql()
+        self._merge = signal.table.merge_sql()
+        self._ingest_key_field = signal.table.column_names.index("ingest_key")
 
-    def rows(self, records: Iterable[R]) -> list[list[Any]]:
-        """Records -> rows of column values, in spec column order."""
-        return [self._build_row(r) for r in records]
+    async def write(self, records: Iterable[Any]) -> int:
+        """Encode and write records (the CLI's seed, tests); return the rows inserted."""
+        rows = [self._encode(record).encode() for record in records]
+        result = await self.write_rows(rows)
+        return result.inserted
 
-    async def write(self, records: Sequence[R] | Iterable[R]) -> int:
-        """Write a batch in one transaction; return the rows inserted (after dedupe)."""
-        return await self.write_rows(self.rows(records))
+    async def write_rows(self, rows: Sequence[bytes]) -> WriteResult:
+        """Write COPY rows; the refused ones go to rejected_records and are returned."""
+        result = WriteResult()
+        pending = [list(range(len(rows)))] if rows else []
+        while pending:
+            positions = pending.pop()
+            if not positions:
+                continue
+            try:
+                result.inserted += await self._transaction([rows[i] for i in positions])
+            except psycopg.Error as exc:
+                if not is_data_error(exc):
+                    raise
+                if len(positions) == 1:
+                    result.refused.append((positions[0], reason_of(exc)))
+                    continue
+                line = copy_error_line(exc)
+                if line is not None and 1 <= line <= len(positions):
+                    result.refused.append((positions[line - 1], reason_of(exc)))
+                    pending.append(positions[: line - 1] + positions[line:])
+                else:
+                    middle = len(positions) // 2
+                    pending += [positions[middle:], positions[:middle]]
+        if result.refused:
+            result.refused.sort()
+            await self._keep_rejected(rows, result.refused)
+        return result
 
-    async def write_rows(self, rows: Sequence[Sequence[Any]]) -> int:
-        """Write rows built by this table's spec; return the rows inserted."""
-        if not rows:
-            return 0
+    async def _transaction(self, rows: list[bytes]) -> int:
         async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            if self.method == "copy":
-                await cur.execute(self._create_staging)
-                async with cur.copy(self._copy) as copy:
-                    for row in rows:
-                        await copy.write_row(row)
-                await cur.execute(self._merge)
-            else:
-                await cur.executemany(self._insert, rows)
+            await cur.execute(self._create_staging)
+            async with cur.copy(self._copy) as copy:
+                await copy.write(b"\n".join(rows) + b"\n")
+            await cur.execute(self._merge)
             return max(cur.rowcount, 0)
 
+    async def _keep_rejected(self, rows: Sequence[bytes], refused: list[Refusal]) -> None:
+        limit = self.max_record_bytes
+        values = []
+        for position, reason in refused:
+            row = rows[position]
+            record = row[:limit].decode("utf-8", "replace").replace("\x00", "")
+            fields = row.split(b"\t")
+            key = fields[self._ingest_key_field] if len(fields) > self._ingest_key_field else b""
+            ingest_key = None if key in (b"", b"\\N") else key[:200].decode("utf-8", "replace")
+            values.append((self.signal.name, reason, record, len(row), ingest_key))
+        async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            await cur.executemany(REJECTED_INSERT, values)
 
-class SpanWriter(BatchWriter[SpanRecord]):
-    spec = SPANS
+
+def writers(pool: AsyncConnectionPool, max_record_bytes: int) -> dict[str, TableWriter]:
+    """One writer per signal of core.signals."""
+    return {name: TableWriter(pool, signal, max_record_bytes) for name, signal in SIGNALS.items()}
 
 
-class MetricPointWriter(BatchWriter[MetricPointRecord]):
-    spec = METRIC_POINTS
+class SpanWriter(TableWriter):
+    def __init__(self, pool: AsyncConnectionPool, max_record_bytes: int = 65536) -> None:
+        super().__init__(pool, TRACES, max_record_bytes)
 
 
-class LogRecordWriter(BatchWriter[LogRecordRow]):
-    spec = LOG_RECORDS
+class LogRecordWriter(TableWriter):
+    def __init__(self, pool: AsyncConnectionPool, max_record_bytes: int = 65536) -> None:
+        super().__init__(pool, LOGS, max_record_bytes)

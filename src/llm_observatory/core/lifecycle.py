@@ -1,0 +1,131 @@
+"""How every service runs: its HTTP listeners, its signals, its graceful stop, its exit code.
+
+One implementation for the collector, storage, maintenance, the API and the
+playground, so they cannot drift: uvicorn servers without uvicorn's own signal
+handling; SIGTERM/SIGINT start a stop in two phases — the work listeners stop taking
+requests and `drain` lets what is in flight finish, then the ops listener (/health,
+/metrics) stops, so health keeps answering while a service drains; `close` releases
+the rest; self-tracing is flushed last. The exit code is 0 after a signal and 1 when
+a listener stopped by itself (a port in use, a crash): compose then restarts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+
+from llm_observatory.core import tracing
+from llm_observatory.core.logging import get_logger
+
+log = get_logger("llm_observatory.lifecycle")
+
+Hook = Callable[[], Awaitable[None]]
+Background = Callable[[asyncio.Event], Awaitable[None]]
+
+
+@dataclass
+class Listener:
+    """One HTTP server of a service."""
+
+    app: Any
+    host: str
+    port: int
+    ops: bool = False  # the /health + /metrics listener: stops last
+    lifespan: str = "off"
+    sockets: Sequence[socket.socket] | None = None  # pre-bound (SO_REUSEPORT) sockets
+    options: dict[str, Any] = field(default_factory=dict)  # more uvicorn.Config arguments
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the service's handler stops every server."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[override]
+        yield
+
+
+def _server(listener: Listener) -> _Server:
+    config = uvicorn.Config(
+        listener.app,
+        host=listener.host,
+        port=listener.port,
+        lifespan=listener.lifespan,
+        log_config=None,
+        access_log=False,
+        **listener.options,
+    )
+    return _Server(config)
+
+
+async def run(
+    service: str,
+    listeners: Sequence[Listener],
+    *,
+    start: Hook | None = None,
+    drain: Hook | None = None,
+    close: Hook | None = None,
+    background: Background | None = None,
+) -> int:
+    """Serve until a signal (exit code 0) or until a listener stops by itself (1)."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    if start is not None:
+        await start()
+    servers = [(listener, _server(listener)) for listener in listeners]
+    tasks = {
+        server: asyncio.create_task(server.serve(sockets=listener.sockets))
+        for listener, server in servers
+    }
+    chores = asyncio.create_task(background(stopping)) if background is not None else None
+    waiter = asyncio.create_task(stopping.wait())
+    await asyncio.wait([*tasks.values(), waiter], return_when=asyncio.FIRST_COMPLETED)
+    crashed = not stopping.is_set()
+    stopping.set()
+    if crashed:
+        log.error("a listener stopped by itself (port in use?): shutting down", service=service)
+    log.info("stopping: finishing the work in flight", service=service)
+    work = [(listener, server) for listener, server in servers if not listener.ops]
+    for _, server in work:
+        server.should_exit = True
+    if drain is not None:
+        await drain()
+    await asyncio.gather(*(tasks[server] for _, server in work), return_exceptions=True)
+    for _, server in servers:
+        server.should_exit = True
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
+    if chores is not None:
+        try:
+            await asyncio.wait_for(chores, 10)
+        except (TimeoutError, Exception) as exc:  # a chore must not block the stop
+            log.warning("background work did not stop cleanly", error=type(exc).__name__)
+    if close is not None:
+        await close()
+    log.info("stopped", service=service, exit_code=int(crashed))
+    return int(crashed)
+
+
+def serve_until_stopped(
+    service: str,
+    listeners: Sequence[Listener],
+    *,
+    start: Hook | None = None,
+    drain: Hook | None = None,
+    close: Hook | None = None,
+    background: Background | None = None,
+) -> int:
+    """`run` in a fresh event loop, with self-tracing flushed afterwards; the exit code."""
+    try:
+        return asyncio.run(
+            run(service, listeners, start=start, drain=drain, close=close, background=background)
+        )
+    finally:
+        tracing.shutdown()

@@ -1,0 +1,105 @@
+"""`llm-observatory-maintenance`: migrations and retention, as the schema's owner.
+
+The only long-running service with the owner's credentials (DATABASE_URL): storage
+writes as the app role, the API and Grafana read as the read-only one. At start-up it
+applies the migrations under an advisory lock (RUN_MIGRATIONS; a failure exits 1, so
+compose keeps storage from starting on a half-made schema), then it is healthy. Every
+MAINTENANCE_INTERVAL it checks the schema again (a database recreated under the stack
+gets its tables back within that time) and every RETENTION_INTERVAL it enforces
+RETENTION_DAYS: a TimescaleDB policy where the licence allows, else it drops the old
+chunks itself. /health and /metrics on METRICS_PORT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+
+import psycopg
+from prometheus_client import Counter, Gauge
+
+from llm_observatory.core.lifecycle import Listener, serve_until_stopped
+from llm_observatory.core.logging import get_logger
+from llm_observatory.core.ops import make_ops_app
+from llm_observatory.core.settings import MaintenanceSettings
+from llm_observatory.core.startup import load_settings
+from llm_observatory.storage.migrate import MigrationError, libpq_url, run_migrations_locked
+from llm_observatory.storage.retention import enforce_retention_async
+
+log = get_logger("llm_observatory.maintenance")
+
+RETENTION_DROPPED = Counter(
+    "llmo_maintenance_retention_chunks_dropped", "Chunks dropped by the retention task."
+)
+SCHEMA_OK = Gauge("llmo_maintenance_schema_ok", "1 when the last schema check found it current.")
+
+
+class Maintenance:
+    def __init__(self, settings: MaintenanceSettings) -> None:
+        self.settings = settings
+        self.url = libpq_url(settings.database_url)
+        self.schema_ok = False
+
+    async def check_schema(self) -> None:
+        if not self.settings.run_migrations:
+            return
+        try:
+            await asyncio.to_thread(run_migrations_locked, self.settings.database_url)
+        except MigrationError:
+            self.schema_ok = False
+            SCHEMA_OK.set(0)
+            raise
+        self.schema_ok = True
+        SCHEMA_OK.set(1)
+
+    async def enforce_retention(self) -> None:
+        async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
+            mode, dropped = await enforce_retention_async(conn, self.settings.retention_days)
+        RETENTION_DROPPED.inc(dropped)
+        log.info(
+            "retention enforced", mode=mode, days=self.settings.retention_days, dropped=dropped
+        )
+
+    async def health(self) -> None:
+        async with await psycopg.AsyncConnection.connect(self.url, connect_timeout=2) as conn:
+            await conn.execute("SELECT 1")
+        if self.settings.run_migrations and not self.schema_ok:
+            raise RuntimeError("the schema is not current")
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        next_retention = 0.0
+        while not stopping.is_set():
+            try:
+                await self.check_schema()
+            except MigrationError as exc:
+                log.error("schema check failed", revision=exc.revision, error=str(exc))
+            if time.monotonic() >= next_retention:
+                try:
+                    await self.enforce_retention()
+                    next_retention = time.monotonic() + self.settings.retention_interval
+                except Exception as exc:  # retention failing must not stop the rest
+                    log.error("retention failed", error=str(exc)[:300])
+                    next_retention = time.monotonic() + self.settings.maintenance_interval
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), self.settings.maintenance_interval)
+
+
+def main() -> None:
+    settings = load_settings(MaintenanceSettings, "maintenance")
+    maintenance = Maintenance(settings)
+    try:
+        asyncio.run(maintenance.check_schema())
+    except MigrationError as exc:
+        log.critical("migration failed; not starting", revision=exc.revision, error=str(exc))
+        sys.exit(1)
+    log.info("database schema is up to date", migrations=settings.run_migrations)
+
+    ops = make_ops_app({"database": maintenance.health})
+    listener = Listener(ops, "0.0.0.0", settings.metrics_port, ops=True)  # noqa: S104
+    sys.exit(serve_until_stopped("maintenance", [listener], background=maintenance.run))
+
+
+if __name__ == "__main__":
+    main()
