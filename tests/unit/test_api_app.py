@@ -20,11 +20,12 @@ from prometheus_client import REGISTRY
 from redis.exceptions import ConnectionError as RedisConnectionError
 from starlette.testclient import TestClient
 
-from llm_observatory.api import queries
 from llm_observatory.api.app import create_app
 from llm_observatory.api.auth import mint_token
 from llm_observatory.api.cache import QueryCache
 from llm_observatory.api.params import TraceQuery, UsageQuery
+from llm_observatory.api.queries.traces import trace_list_sql
+from llm_observatory.api.queries.usage import usage_sql
 from llm_observatory.api.ratelimit import RateLimiter
 from llm_observatory.api.redis_gate import RedisGate
 from llm_observatory.api.state import ApiState
@@ -111,6 +112,9 @@ class FakeDatabase:
         if self.down:
             raise psycopg.OperationalError("fake database is down")
         return [dict(row) for row in self.rows]
+
+    async def fetch_many(self, statements):
+        return [await self.fetch_all(query, params) for query, params in statements]
 
     async def check(self):
         if self.down:
@@ -303,8 +307,10 @@ HOSTILE = "x'); DROP TABLE spans; --"
 
 
 def test_trace_filters_travel_as_parameters_never_as_sql():
-    query = TraceQuery.parse(service=HOSTILE, provider=HOSTILE, model=HOSTILE, status="error")
-    statement, params = queries.trace_list_sql(query)
+    query = TraceQuery.parse(
+        {"service": HOSTILE, "provider": HOSTILE, "model": HOSTILE, "status": "error"}
+    )
+    statement, params = trace_list_sql(query)
     text = statement.as_string()
     assert "DROP TABLE" not in text
     assert params["service"] == params["provider"] == params["model"] == HOSTILE
@@ -316,7 +322,7 @@ def test_trace_filters_travel_as_parameters_never_as_sql():
     [("model", '"model"'), ("provider", '"provider"'), ("service", '"service_name"')],
 )
 def test_usage_groups_by_a_whitelisted_column(group_by, column):
-    statement, params = queries.usage_sql(
+    statement, params = usage_sql(
         UsageQuery.parse(group_by, "1h", datetime(2025, 1, 1), datetime(2025, 1, 2))
     )
     assert f"{column} AS key" in statement.as_string()

@@ -97,32 +97,29 @@ def test_a_week_of_minutes_is_allowed():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "name"),
+    ("filters", "kwargs", "name"),
     [
-        ({"status": "unset"}, "status"),
-        ({"limit": 0}, "limit"),
-        ({"limit": 501}, "limit"),
-        ({"start": datetime(2025, 1, 2), "end": datetime(2025, 1, 1)}, "from"),
-        ({"cursor": "%%%"}, "cursor"),
+        ({"status": "unset"}, {}, "status"),
+        ({}, {"limit": 0}, "limit"),
+        ({}, {"limit": 501}, "limit"),
+        ({"from": datetime(2025, 1, 2), "to": datetime(2025, 1, 1)}, {}, "from"),
+        ({}, {"cursor": "%%%"}, "cursor"),
     ],
 )
-def test_trace_query_bad_parameters(kwargs, name):
+def test_trace_query_bad_parameters(filters, kwargs, name):
     with pytest.raises(BadParameter) as caught:
-        TraceQuery.parse(**kwargs)
+        TraceQuery.parse(filters, **kwargs)
     assert caught.value.name == name
 
 
 def test_trace_query_keeps_filters_and_decodes_the_cursor():
     cursor = Cursor(datetime(2025, 1, 1, tzinfo=UTC), "f" * 32)
     query = TraceQuery.parse(
-        service="svc", provider="openai", model="gpt", status="error", limit=5,
+        {"service": "svc", "provider": "openai", "model": "gpt", "status": "error"},
+        limit=5,
         cursor=cursor.encode(),
-    )  # fmt: skip
-    assert (query.service, query.provider, query.model, query.status) == (
-        "svc",
-        "openai",
-        "gpt",
-        "error",
     )
+    f = query.filter
+    assert (f.service, f.provider, f.model, f.status) == ("svc", "openai", "gpt", "error")
     assert query.limit == 5
     assert query.after == cursor

@@ -1,184 +1,186 @@
 """GraphQL at /graphql: the REST answers, camelCase, behind the same guard.
 
-    trace(traceId)                    -> Trace (null for an unknown id)
-    traces(filter, first, after)      -> TraceConnection {items, nextCursor}
-    usage(groupBy, interval, from, to) -> [UsageRow]
-    models                            -> [ModelSummary]
+    trace(traceId)                          -> TraceDetail (null for an unknown id)
+    traces(filter, sort, order, first, after) -> TraceList {items, nextCursor}
+    session(sessionId) / sessions(filter, first, after)
+    user(userId) / users(filter, first, after)
+    logs(filter, first, after)              -> LogList
+    usage(groupBy, interval, from, to)      -> [UsageRow]
+    models                                  -> [ModelSummary]
+    services                                -> [String]
 
+Every type is derived from the pydantic models of api/schemas.py and api/params.py
+(api/graphql_types.py): this module declares the queries and their arguments only.
 Pagination is the REST one in connection form: `items` plus `nextCursor`, which goes
-into `after` for the next (older) page; no edges/pageInfo. groupBy and interval take
-the REST values ("model", "1h"): "1m" cannot be a GraphQL enum value. A bad argument
-is an error whose `extensions` are {"code": "BAD_USER_INPUT", "argument": <name>}.
-Token sums are `Long` (64-bit): GraphQL's Int stops at 2^31.
+into `after` for the next page; no edges/pageInfo. groupBy, interval, sort and order
+take the REST values ("model", "1h", "cost", "desc"): "1m" cannot be a GraphQL enum
+value. A bad argument is an error whose `extensions` are {"code": "BAD_USER_INPUT",
+"argument": <name>}. Token sums are `Long` (64-bit): GraphQL's Int stops at 2^31.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any, NewType
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from fastapi import Depends
 from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.fastapi import GraphQLRouter
-from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
+from strawberry.utils.str_converters import to_camel_case
 
 from llm_observatory.api import service
+from llm_observatory.api.graphql_types import SCALARS, input_type, input_values, object_type
 from llm_observatory.api.guard import require_client
-from llm_observatory.api.params import DEFAULT_PAGE_SIZE, BadParameter, TraceQuery, UsageQuery
+from llm_observatory.api.params import (
+    DEFAULT_PAGE_SIZE,
+    BadParameter,
+    LogFilter,
+    LogQuery,
+    SessionFilter,
+    SessionQuery,
+    TraceFilter,
+    TraceQuery,
+    UsageQuery,
+    UserFilter,
+    UserQuery,
+)
+from llm_observatory.api.schemas import (
+    LogList,
+    ModelSummary,
+    SessionDetail,
+    SessionList,
+    TraceDetail,
+    TraceList,
+    UsageRow,
+    UserDetail,
+    UserList,
+)
 from llm_observatory.api.state import ApiState, api_state
-from llm_observatory.core.logging import get_logger
 
-log = get_logger("llm_observatory.api.graphql")
+TraceDetailType = object_type(TraceDetail)
+TraceListType = object_type(TraceList)
+SessionDetailType = object_type(SessionDetail)
+SessionListType = object_type(SessionList)
+UserDetailType = object_type(UserDetail)
+UserListType = object_type(UserList)
+LogListType = object_type(LogList)
+UsageRowType = object_type(UsageRow)
+ModelSummaryType = object_type(ModelSummary)
+TraceFilterInput = input_type(TraceFilter)
+SessionFilterInput = input_type(SessionFilter)
+UserFilterInput = input_type(UserFilter)
+LogFilterInput = input_type(LogFilter)
 
-Long = NewType("Long", int)
+# REST parameter -> GraphQL argument, for the names in error messages.
+NAMES = {
+    "from": "filter.from",
+    "to": "filter.to",
+    "limit": "first",
+    "cursor": "after",
+    "sort": "sort",
+    "order": "order",
+}
+Q = TypeVar("Q")
+
+
+def _camel(name: str) -> str:
+    # filter.min_severity -> filter.minSeverity: the argument as a GraphQL client wrote it.
+    return ".".join(to_camel_case(part) for part in name.split("."))
 
 
 def _bad_input(exc: BadParameter) -> GraphQLError:
+    name = _camel(exc.name)
     return GraphQLError(
-        exc.message if exc.message.startswith(exc.name) else f"{exc.name}: {exc.message}",
-        extensions={"code": "BAD_USER_INPUT", "argument": exc.name},
+        f"{name}: {exc.message}", extensions={"code": "BAD_USER_INPUT", "argument": name}
     )
 
 
-@strawberry.type
-class TraceSummary:
-    trace_id: str
-    root_name: str
-    service: str
-    start_time: datetime
-    duration_ms: float
-    span_count: int
-    llm_calls: int
-    input_tokens: Long
-    output_tokens: Long
-    cost_usd: float
-    status: str
-
-
-@strawberry.type
-class TraceConnection:
-    items: list[TraceSummary]
-    next_cursor: str | None
-
-
-@strawberry.type
-class Span:
-    span_id: str
-    parent_span_id: str | None
-    name: str
-    service: str
-    kind: str
-    start_time: datetime
-    end_time: datetime
-    duration_ms: float
-    status: str
-    provider: str | None
-    model: str | None
-    operation: str | None
-    input_tokens: Long | None
-    output_tokens: Long | None
-    cost_usd: float | None
-    pii_types: list[str]
-    attributes: JSON
-    events: JSON
-
-
-@strawberry.type
-class Trace:
-    trace_id: str
-    spans: list[Span]
-
-
-@strawberry.type
-class UsageRow:
-    bucket: datetime
-    key: str | None
-    requests: Long
-    input_tokens: Long
-    output_tokens: Long
-    cost_usd: float
-    error_rate: float
-    p50_latency_ms: float
-    p95_latency_ms: float
-
-
-@strawberry.type
-class ModelSummary:
-    model: str | None
-    provider: str | None
-    requests: Long
-    input_tokens: Long
-    output_tokens: Long
-    cost_usd: float
-    errors: Long
-    first_seen: datetime
-    last_seen: datetime
-
-
-@strawberry.input
-class TraceFilter:
-    service: str | None = None
-    provider: str | None = None
-    model: str | None = None
-    status: str | None = strawberry.field(default=None, description="ok or error")
-    from_: datetime | None = strawberry.field(default=None, name="from")
-    to: datetime | None = None
+def _parse(parse: Callable[..., Q], filter: Any, first: int, after: str | None, **kw: Any) -> Q:
+    try:
+        return parse(
+            input_values(filter),
+            limit=first,
+            cursor=after or None,
+            names=NAMES,
+            filter_prefix="filter.",
+            **kw,
+        )
+    except BadParameter as exc:
+        raise _bad_input(exc) from None
 
 
 def _state(info: Info) -> ApiState:
     return api_state(info.context["request"])
 
 
-def _convert(cls: type, model: Any) -> Any:
-    return cls(**model.model_dump())
+async def _page(info: Info, ask: Callable[[ApiState, Q], Awaitable[Any]], query: Q) -> Any:
+    return await ask(_state(info), query)
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="One trace with all its spans; null for an unknown id.")
-    async def trace(self, info: Info, trace_id: str) -> Trace | None:
-        found = await service.get_trace(_state(info), trace_id)
-        if found is None:
-            return None
-        return Trace(trace_id=found.trace_id, spans=[_convert(Span, s) for s in found.spans])
+    @strawberry.field(description="One trace with its spans and log records; null if unknown.")
+    async def trace(self, info: Info, trace_id: str) -> TraceDetailType | None:  # type: ignore[valid-type]
+        return await service.get_trace(_state(info), trace_id)
 
-    @strawberry.field(description="Traces (root spans with totals), newest first.")
+    @strawberry.field(description="Traces (root spans with totals), newest first or sorted.")
     async def traces(
         self,
         info: Info,
-        filter: TraceFilter | None = None,
+        filter: TraceFilterInput | None = None,  # type: ignore[valid-type]
+        sort: Annotated[str, strawberry.argument(description="time, duration or cost")] = "time",
+        order: Annotated[str, strawberry.argument(description="desc or asc")] = "desc",
         first: int = DEFAULT_PAGE_SIZE,
         after: str | None = None,
-    ) -> TraceConnection:
-        f = filter or TraceFilter()
-        try:
-            query = TraceQuery.parse(
-                service=f.service or None,
-                provider=f.provider or None,
-                model=f.model or None,
-                status=f.status or None,
-                start=f.from_,
-                end=f.to,
-                limit=first,
-                cursor=after or None,
-                names={
-                    "status": "filter.status",
-                    "from": "filter.from",
-                    "to": "filter.to",
-                    "limit": "first",
-                    "cursor": "after",
-                },
-            )
-        except BadParameter as exc:
-            raise _bad_input(exc) from None
-        page = await service.list_traces(_state(info), query)
-        return TraceConnection(
-            items=[_convert(TraceSummary, t) for t in page.items], next_cursor=page.next_cursor
-        )
+    ) -> TraceListType:  # type: ignore[valid-type]
+        query = _parse(TraceQuery.parse, filter, first, after, sort=sort, order=order)
+        return await _page(info, service.list_traces, query)
+
+    @strawberry.field(description="One session's traces in time order; null if unknown.")
+    async def session(self, info: Info, session_id: str) -> SessionDetailType | None:  # type: ignore[valid-type]
+        return await service.get_session(_state(info), session_id)
+
+    @strawberry.field(description="Sessions (conversation ids), most recently active first.")
+    async def sessions(
+        self,
+        info: Info,
+        filter: SessionFilterInput | None = None,  # type: ignore[valid-type]
+        first: int = DEFAULT_PAGE_SIZE,
+        after: str | None = None,
+    ) -> SessionListType:  # type: ignore[valid-type]
+        query = _parse(SessionQuery.parse, filter, first, after)
+        return await _page(info, service.list_sessions, query)
+
+    @strawberry.field(description="One user's totals, recent sessions and traces; null if unknown.")
+    async def user(self, info: Info, user_id: str) -> UserDetailType | None:  # type: ignore[valid-type]
+        return await service.get_user(_state(info), user_id)
+
+    @strawberry.field(description="Users of the LLM calls, most recently active first.")
+    async def users(
+        self,
+        info: Info,
+        filter: UserFilterInput | None = None,  # type: ignore[valid-type]
+        first: int = DEFAULT_PAGE_SIZE,
+        after: str | None = None,
+    ) -> UserListType:  # type: ignore[valid-type]
+        query = _parse(UserQuery.parse, filter, first, after)
+        return await _page(info, service.list_users, query)
+
+    @strawberry.field(description="The applications' log records, newest first.")
+    async def logs(
+        self,
+        info: Info,
+        filter: LogFilterInput | None = None,  # type: ignore[valid-type]
+        first: int = DEFAULT_PAGE_SIZE,
+        after: str | None = None,
+    ) -> LogListType:  # type: ignore[valid-type]
+        query = _parse(LogQuery.parse, filter, first, after)
+        return await _page(info, service.list_logs, query)
 
     @strawberry.field(description="LLM usage per time bucket and key (model|provider|service).")
     async def usage(
@@ -188,18 +190,22 @@ class Query:
         interval: Annotated[str, strawberry.argument(description="1m, 1h or 1d")] = "1h",
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
-    ) -> list[UsageRow]:
+    ) -> list[UsageRowType]:  # type: ignore[valid-type]
         try:
             query = UsageQuery.parse(
                 group_by, interval, from_, to, names=("groupBy", "interval", "from", "to")
             )
         except BadParameter as exc:
             raise _bad_input(exc) from None
-        return [_convert(UsageRow, row) for row in await service.usage(_state(info), query)]
+        return await service.usage(_state(info), query)
 
     @strawberry.field(description="Every model seen, with its provider and totals.")
-    async def models(self, info: Info) -> list[ModelSummary]:
-        return [_convert(ModelSummary, m) for m in await service.models(_state(info))]
+    async def models(self, info: Info) -> list[ModelSummaryType]:  # type: ignore[valid-type]
+        return await service.models(_state(info))
+
+    @strawberry.field(description="Every service that sent a span.")
+    async def services(self, info: Info) -> list[str]:
+        return await service.services(_state(info))
 
 
 class _Schema(strawberry.Schema):
@@ -211,18 +217,9 @@ class _Schema(strawberry.Schema):
 
 schema = _Schema(
     query=Query,
-    config=StrawberryConfig(
-        scalar_map={
-            Long: strawberry.scalar(
-                name="Long",
-                description="A 64-bit integer (token counts overflow GraphQL's Int).",
-                serialize=int,
-                parse_value=int,
-            )
-        }
-    ),
+    config=StrawberryConfig(scalar_map=SCALARS),
     extensions=[
-        lambda: QueryDepthLimiter(max_depth=6),
+        lambda: QueryDepthLimiter(max_depth=7),
         lambda: MaxAliasesLimiter(max_alias_count=10),
     ],
 )

@@ -1,8 +1,12 @@
-"""Query parameters shared by REST and GraphQL: validation, time ranges, cursors.
+"""What a request may ask: filters, sorts, pages and cursors, for every front end.
 
-Both front ends parse their input into these values, so a bad parameter is refused
-with the same message whichever way it came: REST answers 422, GraphQL an error
-whose `extensions.argument` names it.
+Each list's filters are one pydantic model (`TraceFilter`, `SessionFilter`,
+`UserFilter`, `LogFilter`): REST reads them from the query string, GraphQL derives its
+input types from them, the web UI validates its forms with them. The `*Query` values
+add sort, page size and cursor, and check what spans fields (from before to, a
+cursor of this list and sort). A bad value is refused with the same message
+whichever way it came: `BadParameter` names it as the client wrote it; REST answers
+422, GraphQL an error whose `extensions.argument` names it.
 """
 
 from __future__ import annotations
@@ -10,13 +14,26 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 GroupBy = Literal["model", "provider", "service"]
 Interval = Literal["1m", "1h", "1d"]
 TraceStatus = Literal["ok", "error"]
+TraceSort = Literal["time", "duration", "cost"]
+SortOrder = Literal["desc", "asc"]
 
 GROUP_BY_VALUES: tuple[str, ...] = ("model", "provider", "service")
 INTERVALS: dict[str, timedelta] = {
@@ -25,11 +42,33 @@ INTERVALS: dict[str, timedelta] = {
     "1d": timedelta(days=1),
 }
 TRACE_STATUSES: tuple[str, ...] = ("ok", "error")
+TRACE_SORTS: tuple[str, ...] = ("time", "duration", "cost")
+SORT_ORDERS: tuple[str, ...] = ("desc", "asc")
 DEFAULT_USAGE_RANGE = timedelta(hours=24)
 # A usage answer is at most this many buckets per key: 1m over a week is 10,080.
 MAX_BUCKETS = 10_080
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+MAX_TEXT = 256  # a filter value (service, model, id) longer than any real one
+MAX_SEARCH = 200  # search text: a few words
+MAX_CURSOR = 512
+
+# Bounds of the answers that are not pages: a trace with 100k spans is answered with
+# its earliest MAX_TRACE_SPANS and `truncated: true`.
+MAX_TRACE_SPANS = 2_000
+MAX_TRACE_LOG_RECORDS = 1_000
+MAX_SESSION_CALLS = 500
+USER_DETAIL_ITEMS = 20  # recent sessions and traces on a user's answer
+
+# OTLP severity numbers: each name is the first number of its range of four.
+SEVERITIES: dict[str, int] = {
+    "trace": 1,
+    "debug": 5,
+    "info": 9,
+    "warn": 13,
+    "error": 17,
+    "fatal": 21,
+}
 
 
 class BadParameter(ValueError):
@@ -57,6 +96,287 @@ def page_size(name: str, value: int) -> int:
     if not 1 <= value <= MAX_PAGE_SIZE:
         raise BadParameter(name, f"must be between 1 and {MAX_PAGE_SIZE}, not {value}")
     return value
+
+
+# --- filters ----------------------------------------------------------------------------
+
+
+def _blank_is_none(value: Any) -> Any:
+    # `?service=` (empty) means no filter, as in a query string built from a form.
+    return None if value == "" else value
+
+
+def _severity(value: Any) -> Any:
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in SEVERITIES:
+            return SEVERITIES[word]
+        if not word.isdigit():
+            raise ValueError(f"must be {', '.join(SEVERITIES)} or a number 1-24, not {value!r}")
+    return value
+
+
+# The constraint on the value itself, so an explicit null passes (GraphQL sends them).
+Text = Annotated[
+    Annotated[str, Field(max_length=MAX_TEXT)] | None, BeforeValidator(_blank_is_none)
+]
+SearchText = Annotated[
+    Annotated[str, Field(min_length=1, max_length=MAX_SEARCH)] | None,
+    BeforeValidator(_blank_is_none),
+]
+Severity = Annotated[
+    Annotated[int, Field(ge=1, le=24)] | None,
+    BeforeValidator(_blank_is_none),
+    BeforeValidator(_severity),
+]
+
+
+class _Filter(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="ignore")
+
+    start: Annotated[datetime | None, BeforeValidator(_blank_is_none)] = Field(
+        None, alias="from", description="at or after this time (ISO 8601; naive is UTC)"
+    )
+    end: Annotated[datetime | None, BeforeValidator(_blank_is_none)] = Field(
+        None, alias="to", description="before this time (exclusive)"
+    )
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    def check(self, names: Mapping[str, str]) -> None:
+        """What one field cannot check alone."""
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            raise BadParameter(
+                names["from"], f"must be before {names['to']} ({self.start} >= {self.end})"
+            )
+
+
+class TraceFilter(_Filter):
+    service: Text = Field(None, description="service of the root span")
+    provider: Text = Field(None, description="traces with a span of this provider")
+    model: Text = Field(None, description="traces with an LLM call of this model")
+    status: Annotated[TraceStatus | None, BeforeValidator(_blank_is_none)] = Field(
+        None, description="error: some span failed; ok: none did"
+    )
+    user: Text = Field(None, description="traces with an LLM call of this user id")
+    session: Text = Field(None, description="traces with an LLM call of this conversation id")
+    q: SearchText = Field(
+        None,
+        description='words in the prompts or completions (all of them; "quoted phrase", '
+        "or, -word as in a web search)",
+    )
+
+
+class SessionFilter(_Filter):
+    service: Text = Field(None, description="LLM calls of this service")
+    user: Text = Field(None, description="LLM calls of this user id")
+    model: Text = Field(None, description="LLM calls of this model")
+
+
+class UserFilter(_Filter):
+    service: Text = Field(None, description="LLM calls of this service")
+    model: Text = Field(None, description="LLM calls of this model")
+
+
+class LogFilter(_Filter):
+    service: Text = Field(None, description="service that emitted the record")
+    min_severity: Severity = Field(
+        None,
+        description="at least this severity: trace, debug, info, warn, error, fatal, or 1-24",
+    )
+    q: SearchText = Field(None, description="words in the body (all of them)")
+    trace_id: Text = Field(None, description="records of this trace")
+    span_id: Text = Field(None, description="records of this span")
+
+
+F = TypeVar("F", bound=_Filter)
+
+# Parameter names as REST writes them; GraphQL passes its own through `names`.
+_REST_NAMES = {
+    "from": "from",
+    "to": "to",
+    "sort": "sort",
+    "order": "order",
+    "limit": "limit",
+    "cursor": "cursor",
+}
+
+
+def _names(names: Mapping[str, str] | None) -> dict[str, str]:
+    return {**_REST_NAMES, **(names or {})}
+
+
+def _alias(model: type[BaseModel], field: str) -> str:
+    info = model.model_fields.get(field)
+    return (info.alias or field) if info is not None else field
+
+
+def parse_filter(model: type[F], value: F | Mapping[str, Any] | None, prefix: str = "") -> F:
+    """A filter from its model, a mapping of its parameters (query string) or nothing."""
+    if isinstance(value, model):
+        return value
+    try:
+        return model.model_validate(dict(value or {}))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = error.get("loc") or ("request",)
+        field = _alias(model, str(loc[0]))
+        raise BadParameter(f"{prefix}{field}", error.get("msg", "not valid")) from None
+
+
+# --- cursors ----------------------------------------------------------------------------
+
+CursorKey = datetime | float | Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Position after the last item of a page: its sort value and its unique id.
+
+    Encoded with the list and sort it belongs to, so a cursor of one sort handed to
+    another is refused instead of silently skipping items.
+    """
+
+    key: CursorKey
+    id: str
+
+    def encode(self, kind: str = "traces:time:desc") -> str:
+        key = self.key.isoformat() if isinstance(self.key, datetime) else str(self.key)
+        raw = json.dumps([kind, key, self.id], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(
+        cls,
+        value: str,
+        name: str = "cursor",
+        kind: str = "traces:time:desc",
+        key_type: type = datetime,
+    ) -> Cursor:
+        try:
+            if len(value) > MAX_CURSOR:
+                raise ValueError("too long")
+            padded = value + "=" * (-len(value) % 4)
+            found_kind, key, item_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+            if not all(isinstance(part, str) for part in (found_kind, key, item_id)):
+                raise TypeError("not [kind, key, id]")
+        except (binascii.Error, UnicodeError, ValueError, TypeError) as exc:
+            raise BadParameter(
+                name, "malformed: pass the next_cursor of a previous page unchanged"
+            ) from exc
+        if found_kind != kind:
+            raise BadParameter(
+                name, f"is a cursor of {found_kind}, not of {kind}: start again without it"
+            )
+        try:
+            if key_type is datetime:
+                parsed: CursorKey = as_utc(datetime.fromisoformat(key))
+            elif key_type is Decimal:
+                parsed = Decimal(key)
+                if not parsed.is_finite():
+                    raise ValueError(key)
+            else:
+                parsed = float(key)
+        except (ValueError, InvalidOperation) as exc:
+            raise BadParameter(
+                name, "malformed: pass the next_cursor of a previous page unchanged"
+            ) from exc
+        return cls(parsed, item_id)
+
+
+def _cursor(value: str | None, name: str, kind: str, key_type: type) -> Cursor | None:
+    return Cursor.decode(value, name, kind, key_type) if value else None
+
+
+# --- list queries -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageQuery(Generic[F]):
+    """One page of a list: its filter, its size, and where the previous page ended.
+
+    Sessions, users and logs are ordered by time, newest first (their cursor's key);
+    traces add a choice of sort.
+    """
+
+    filter: F
+    limit: int = DEFAULT_PAGE_SIZE
+    after: Cursor | None = None
+
+    filter_model: ClassVar[type[_Filter]]
+    kind: ClassVar[str]
+
+    @classmethod
+    def parse(
+        cls,
+        filter: F | Mapping[str, Any] | None = None,
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+        names: Mapping[str, str] | None = None,
+        filter_prefix: str = "",
+    ) -> Self:
+        name = _names(names)
+        parsed = parse_filter(cls.filter_model, filter, filter_prefix)
+        parsed.check(name)
+        page_size(name["limit"], limit)
+        return cls(parsed, limit, _cursor(cursor, name["cursor"], cls.kind, datetime))
+
+
+class SessionQuery(PageQuery[SessionFilter]):
+    filter_model = SessionFilter
+    kind = "sessions"
+
+
+class UserQuery(PageQuery[UserFilter]):
+    filter_model = UserFilter
+    kind = "users"
+
+
+class LogQuery(PageQuery[LogFilter]):
+    filter_model = LogFilter
+    kind = "logs"
+
+
+# The sort value a trace cursor carries: root start time, root duration, trace cost.
+_TRACE_SORT_KEYS: dict[str, type] = {"time": datetime, "duration": float, "cost": Decimal}
+
+
+@dataclass(frozen=True)
+class TraceQuery(PageQuery[TraceFilter]):
+    sort: str = "time"
+    order: str = "desc"
+
+    filter_model = TraceFilter
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return f"traces:{self.sort}:{self.order}"
+
+    @classmethod
+    def parse(  # type: ignore[override]
+        cls,
+        filter: TraceFilter | Mapping[str, Any] | None = None,
+        *,
+        sort: str = "time",
+        order: str = "desc",
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+        names: Mapping[str, str] | None = None,
+        filter_prefix: str = "",
+    ) -> TraceQuery:
+        name = _names(names)
+        parsed = parse_filter(TraceFilter, filter, filter_prefix)
+        parsed.check(name)
+        one_of(name["sort"], sort, TRACE_SORTS)
+        one_of(name["order"], order, SORT_ORDERS)
+        page_size(name["limit"], limit)
+        kind = f"traces:{sort}:{order}"
+        after = _cursor(cursor, name["cursor"], kind, _TRACE_SORT_KEYS[sort])
+        return cls(parsed, limit, after, sort, order)
 
 
 # --- usage ------------------------------------------------------------------------------
@@ -109,69 +429,3 @@ class UsageQuery:
             f"usage:v1:{self.group_by}:{self.interval}:"
             f"{self.start.isoformat()}:{self.end.isoformat()}"
         )
-
-
-# --- traces -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Position after the last trace of a page: (start_time, trace_id) of that trace."""
-
-    start_time: datetime
-    trace_id: str
-
-    def encode(self) -> str:
-        raw = json.dumps([self.start_time.isoformat(), self.trace_id], separators=(",", ":"))
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, value: str, name: str = "cursor") -> Cursor:
-        try:
-            padded = value + "=" * (-len(value) % 4)
-            start, trace_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-            if not isinstance(start, str) or not isinstance(trace_id, str):
-                raise TypeError("not [start_time, trace_id]")
-            return cls(as_utc(datetime.fromisoformat(start)), trace_id)
-        except (binascii.Error, UnicodeError, ValueError, TypeError) as exc:
-            raise BadParameter(
-                name, "malformed: pass the next_cursor of a previous page unchanged"
-            ) from exc
-
-
-@dataclass(frozen=True, slots=True)
-class TraceQuery:
-    service: str | None = None
-    provider: str | None = None
-    model: str | None = None
-    status: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-    limit: int = DEFAULT_PAGE_SIZE
-    after: Cursor | None = None
-
-    @classmethod
-    def parse(
-        cls,
-        *,
-        service: str | None = None,
-        provider: str | None = None,
-        model: str | None = None,
-        status: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        limit: int = DEFAULT_PAGE_SIZE,
-        cursor: str | None = None,
-        names: dict[str, str] | None = None,
-    ) -> TraceQuery:
-        name = {"status": "status", "from": "from", "to": "to", "limit": "limit"}
-        name.update({"cursor": "cursor", **(names or {})})
-        if status is not None:
-            one_of(name["status"], status, TRACE_STATUSES)
-        page_size(name["limit"], limit)
-        start = as_utc(start) if start is not None else None
-        end = as_utc(end) if end is not None else None
-        if start is not None and end is not None and start >= end:
-            raise BadParameter(name["from"], f"must be before {name['to']} ({start} >= {end})")
-        after = Cursor.decode(cursor, name["cursor"]) if cursor else None
-        return cls(service, provider, model, status, start, end, limit, after)

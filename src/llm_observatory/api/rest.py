@@ -1,24 +1,50 @@
-"""REST routes under /api/v1 (all behind the guard: rate limit, then JWT)."""
+"""REST routes under /api/v1 (all behind the guard: rate limit, then JWT).
 
-from __future__ import annotations
+Each route parses its parameters into a query of api/params.py, asks api/service.py
+and writes the answer model as JSON directly: the model was validated once, from the
+rows, and is not converted again on the way out.
+"""
 
+# No `from __future__ import annotations`: FastAPI reads the annotations of the
+# dependencies made in `page_query` at run time, where they are closure variables.
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from pydantic import BaseModel
 
 from llm_observatory.api import service
 from llm_observatory.api.guard import require_client
 from llm_observatory.api.params import (
     DEFAULT_PAGE_SIZE,
+    MAX_CURSOR,
     MAX_PAGE_SIZE,
+    MAX_TEXT,
     GroupBy,
     Interval,
+    LogQuery,
+    PageQuery,
+    SessionQuery,
+    SortOrder,
+    TraceFilter,
     TraceQuery,
-    TraceStatus,
+    TraceSort,
     UsageQuery,
+    UserQuery,
 )
-from llm_observatory.api.schemas import ModelList, TraceDetail, TraceList, UsageList
+from llm_observatory.api.schemas import (
+    LogList,
+    ModelList,
+    ServiceList,
+    SessionDetail,
+    SessionList,
+    TraceDetail,
+    TraceList,
+    UsageList,
+    UserDetail,
+    UserList,
+)
 from llm_observatory.api.state import api_state
 
 ERRORS = {
@@ -29,64 +55,102 @@ ERRORS = {
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_client)], responses=ERRORS)
 
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="items per page")]
+PageCursor = Annotated[
+    str | None, Query(description="next_cursor of the previous page", max_length=MAX_CURSOR)
+]
+Id = Annotated[str, Path(min_length=1, max_length=MAX_TEXT)]
 
-def _blank_is_none(value: str | None) -> str | None:
-    """`?service=` (empty) means no filter, as in a query string built from a form."""
-    return value if value else None
+
+def page_query(query_type: type[PageQuery]) -> Callable[..., Any]:
+    """The dependency that reads a list's filters, limit and cursor into its query."""
+    filter_model = query_type.filter_model
+
+    def parse(
+        filters: Annotated[filter_model, Query()],  # type: ignore[valid-type]
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        cursor: PageCursor = None,
+    ) -> PageQuery:
+        return query_type.parse(filters, limit=limit, cursor=cursor or None)
+
+    return parse
 
 
-@router.get("/traces", response_model=TraceList, summary="Traces, newest first")
+def _json(answer: BaseModel) -> Response:
+    return Response(answer.model_dump_json(), media_type="application/json")
+
+
+def _found(answer: BaseModel | None, what: str, value: str) -> Response:
+    if answer is None:
+        raise HTTPException(status_code=404, detail=f"no {what} {value!r}")
+    return _json(answer)
+
+
+@router.get("/traces", response_model=TraceList, summary="Traces, newest first or sorted")
 async def list_traces(
     request: Request,
-    service_: Annotated[
-        str | None, Query(alias="service", description="service of the root span")
-    ] = None,
-    provider: Annotated[
-        str | None, Query(description="traces with at least one span of this provider")
-    ] = None,
-    model: Annotated[
-        str | None, Query(description="traces with at least one span of this model")
-    ] = None,
-    status: Annotated[
-        TraceStatus | None, Query(description="error: some span failed; ok: none did")
-    ] = None,
-    start: Annotated[
-        datetime | None, Query(alias="from", description="root span starts at or after")
-    ] = None,
-    end: Annotated[
-        datetime | None, Query(alias="to", description="root span starts before")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[
-        str | None, Query(description="next_cursor of the previous page", max_length=512)
-    ] = None,
-) -> TraceList:
-    query = TraceQuery.parse(
-        service=_blank_is_none(service_),
-        provider=_blank_is_none(provider),
-        model=_blank_is_none(model),
-        status=status,
-        start=start,
-        end=end,
-        limit=limit,
-        cursor=_blank_is_none(cursor),
-    )
-    return await service.list_traces(api_state(request), query)
+    filters: Annotated[TraceFilter, Query()],
+    sort: Annotated[
+        TraceSort, Query(description="root start time, root duration or trace cost")
+    ] = "time",
+    order: Annotated[SortOrder, Query()] = "desc",
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: PageCursor = None,
+) -> Response:
+    query = TraceQuery.parse(filters, sort=sort, order=order, limit=limit, cursor=cursor or None)
+    return _json(await service.list_traces(api_state(request), query))
 
 
 @router.get(
     "/traces/{trace_id}",
     response_model=TraceDetail,
-    summary="Every span of one trace",
+    summary="One trace: its spans with every stored field, and its log records",
     responses={404: {"description": "No span has this trace id"}},
 )
-async def get_trace(
-    request: Request, trace_id: Annotated[str, Path(min_length=1, max_length=128)]
-) -> TraceDetail:
+async def get_trace(request: Request, trace_id: Id) -> Response:
     trace = await service.get_trace(api_state(request), trace_id)
-    if trace is None:
-        raise HTTPException(status_code=404, detail=f"no trace with trace_id {trace_id!r}")
-    return trace
+    return _found(trace, "trace with trace_id", trace_id)
+
+
+@router.get("/sessions", response_model=SessionList, summary="Sessions (conversations)")
+async def list_sessions(
+    request: Request, query: Annotated[SessionQuery, Depends(page_query(SessionQuery))]
+) -> Response:
+    return _json(await service.list_sessions(api_state(request), query))
+
+
+@router.get(
+    "/sessions/{session_id}",
+    response_model=SessionDetail,
+    summary="One session: its traces in time order, with their LLM calls' messages",
+    responses={404: {"description": "No LLM call has this conversation id"}},
+)
+async def get_session(request: Request, session_id: Id) -> Response:
+    return _found(await service.get_session(api_state(request), session_id), "session", session_id)
+
+
+@router.get("/users", response_model=UserList, summary="Users of the LLM calls")
+async def list_users(
+    request: Request, query: Annotated[UserQuery, Depends(page_query(UserQuery))]
+) -> Response:
+    return _json(await service.list_users(api_state(request), query))
+
+
+@router.get(
+    "/users/{user_id}",
+    response_model=UserDetail,
+    summary="One user: totals, recent sessions and recent traces",
+    responses={404: {"description": "No LLM call has this user id"}},
+)
+async def get_user(request: Request, user_id: Id) -> Response:
+    return _found(await service.get_user(api_state(request), user_id), "user", user_id)
+
+
+@router.get("/logs", response_model=LogList, summary="The applications' log records, newest first")
+async def list_logs(
+    request: Request, query: Annotated[LogQuery, Depends(page_query(LogQuery))]
+) -> Response:
+    return _json(await service.list_logs(api_state(request), query))
 
 
 @router.get("/usage", response_model=UsageList, summary="LLM usage per time bucket and key")
@@ -100,11 +164,16 @@ async def usage(
     end: Annotated[
         datetime | None, Query(alias="to", description="exclusive; default: now")
     ] = None,
-) -> UsageList:
+) -> Response:
     query = UsageQuery.parse(group_by, interval, start, end)
-    return UsageList(items=await service.usage(api_state(request), query))
+    return _json(UsageList(items=await service.usage(api_state(request), query)))
 
 
 @router.get("/models", response_model=ModelList, summary="Every model seen, with totals")
-async def models(request: Request) -> ModelList:
-    return ModelList(items=await service.models(api_state(request)))
+async def models(request: Request) -> Response:
+    return _json(ModelList(items=await service.models(api_state(request))))
+
+
+@router.get("/services", response_model=ServiceList, summary="Every service that sent a span")
+async def services(request: Request) -> Response:
+    return _json(ServiceList(items=await service.services(api_state(request))))

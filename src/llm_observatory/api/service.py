@@ -1,30 +1,99 @@
-"""The four questions the API answers, shared by REST and GraphQL (cache included)."""
+"""The questions the API answers, shared by REST, GraphQL and the web UI (cache included).
+
+Every function takes the running API's state and a parsed query (api/params.py) and
+returns the answer models of api/schemas.py; `None` where the thing asked for does
+not exist. Parameters are checked when the query is parsed, so these never raise
+BadParameter; a database that is down or too slow raises psycopg.OperationalError.
+"""
 
 from __future__ import annotations
 
-from llm_observatory.api import queries
-from llm_observatory.api.params import TraceQuery, UsageQuery
-from llm_observatory.api.schemas import ModelSummary, TraceDetail, TraceList, UsageRow
+from pydantic import TypeAdapter
+
+from llm_observatory.api.params import (
+    USER_DETAIL_ITEMS,
+    LogQuery,
+    SessionFilter,
+    SessionQuery,
+    TraceFilter,
+    TraceQuery,
+    UsageQuery,
+    UserQuery,
+)
+from llm_observatory.api.queries import groups, logs, traces
+from llm_observatory.api.queries import usage as usage_queries
+from llm_observatory.api.schemas import (
+    LogList,
+    ModelSummary,
+    SessionDetail,
+    SessionList,
+    TraceDetail,
+    TraceList,
+    UsageRow,
+    UserDetail,
+    UserList,
+)
 from llm_observatory.api.state import ApiState
+
+_USAGE_ROWS = TypeAdapter(list[UsageRow])
+_MODELS = TypeAdapter(list[ModelSummary])
+_SERVICES = TypeAdapter(list[str])
 
 
 async def list_traces(state: ApiState, query: TraceQuery) -> TraceList:
-    return await queries.list_traces(state.database, query)
+    return await traces.list_traces(state.database, query)
 
 
 async def get_trace(state: ApiState, trace_id: str) -> TraceDetail | None:
-    return await queries.get_trace(state.database, trace_id)
+    return await traces.get_trace(state.database, trace_id)
+
+
+async def list_sessions(state: ApiState, query: SessionQuery) -> SessionList:
+    return await groups.list_sessions(state.database, query)
+
+
+async def get_session(state: ApiState, session_id: str) -> SessionDetail | None:
+    return await groups.get_session(state.database, session_id)
+
+
+async def list_users(state: ApiState, query: UserQuery) -> UserList:
+    return await groups.list_users(state.database, query)
+
+
+async def get_user(state: ApiState, user_id: str) -> UserDetail | None:
+    summary = await groups.user_summary(state.database, user_id)
+    if summary is None:
+        return None
+    sessions = await list_sessions(
+        state, SessionQuery(SessionFilter(user=user_id), limit=USER_DETAIL_ITEMS)
+    )
+    recent = await list_traces(
+        state, TraceQuery(TraceFilter(user=user_id), limit=USER_DETAIL_ITEMS)
+    )
+    return UserDetail.model_validate({"user": summary, "sessions": sessions, "traces": recent})
+
+
+async def list_logs(state: ApiState, query: LogQuery) -> LogList:
+    return await logs.list_logs(state.database, query)
 
 
 async def usage(state: ApiState, query: UsageQuery) -> list[UsageRow]:
-    rows = await state.cache.get_or_compute(
-        "usage", query.cache_key(), lambda: queries.usage(state.database, query)
+    return await state.cache.get_or_compute(
+        "usage",
+        query.cache_key(),
+        lambda: usage_queries.usage(state.database, query),
+        _USAGE_ROWS,
     )
-    return [UsageRow.model_validate(row) for row in rows]
 
 
 async def models(state: ApiState) -> list[ModelSummary]:
-    rows = await state.cache.get_or_compute(
-        "models", "models:v1", lambda: queries.models(state.database)
+    return await state.cache.get_or_compute(
+        "models", "models:v1", lambda: usage_queries.models(state.database), _MODELS
     )
-    return [ModelSummary.model_validate(row) for row in rows]
+
+
+async def services(state: ApiState) -> list[str]:
+    """Every service that sent a span (for filter choices)."""
+    return await state.cache.get_or_compute(
+        "services", "services:v1", lambda: usage_queries.services(state.database), _SERVICES
+    )

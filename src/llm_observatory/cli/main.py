@@ -166,8 +166,8 @@ def cmd_seed(args: argparse.Namespace, settings: CliSettings) -> int:
         seed(settings.database_url, args.count, args.days, args.seed, args.batch_size)
     )
     print(
-        f"seeded {result.rows} spans in {result.seconds:.1f}s "
-        f"({result.rows_per_second:,.0f} rows/s)"
+        f"seeded {result.rows} spans and {result.log_records} log records in "
+        f"{result.seconds:.1f}s ({result.rows_per_second:,.0f} spans/s)"
     )
     return 0
 

@@ -1,0 +1,80 @@
+"""Usage per time bucket, the models seen, the services seen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import sql
+
+from llm_observatory.api.database import Database
+from llm_observatory.api.params import UsageQuery
+from llm_observatory.api.schemas import ModelSummary, UsageRow
+
+# Usage grouping: API name -> column. The only identifiers a request can pick.
+GROUP_COLUMNS = {"model": "model", "provider": "provider", "service": "service_name"}
+
+_USAGE = """
+SELECT time_bucket(%(width)s::interval, start_time) AS bucket,
+       {key} AS key,
+       count(*) AS requests,
+       coalesce(sum(input_tokens), 0)::bigint AS input_tokens,
+       coalesce(sum(output_tokens), 0)::bigint AS output_tokens,
+       coalesce(sum(cost_usd), 0)::float8 AS cost_usd,
+       (count(*) FILTER (WHERE status_code = 'error'))::float8 / count(*) AS error_rate,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50_latency_ms,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_latency_ms
+FROM spans
+WHERE is_llm AND start_time >= %(start)s AND start_time < %(end)s
+GROUP BY 1, 2
+ORDER BY 1, 2 NULLS LAST
+"""
+
+
+def usage_sql(query: UsageQuery) -> tuple[sql.Composed, dict[str, Any]]:
+    statement = sql.SQL(_USAGE).format(key=sql.Identifier(GROUP_COLUMNS[query.group_by]))
+    params = {"width": query.bucket_width, "start": query.start, "end": query.end}
+    return statement, params
+
+
+async def usage(db: Database, query: UsageQuery) -> list[UsageRow]:
+    statement, params = usage_sql(query)
+    return [UsageRow.model_validate(row) for row in await db.fetch_all(statement, params)]
+
+
+# llm_usage_hourly: a continuous aggregate where the licence allows, else a view.
+_MODELS = """
+SELECT model, provider,
+       sum(requests)::bigint AS requests,
+       coalesce(sum(input_tokens), 0)::bigint AS input_tokens,
+       coalesce(sum(output_tokens), 0)::bigint AS output_tokens,
+       coalesce(sum(cost_usd), 0)::float8 AS cost_usd,
+       sum(errors)::bigint AS errors,
+       min(bucket) AS first_seen,
+       max(bucket) AS last_seen
+FROM llm_usage_hourly
+WHERE model IS NOT NULL
+GROUP BY model, provider
+ORDER BY sum(requests) DESC, model, provider
+"""
+
+
+async def models(db: Database) -> list[ModelSummary]:
+    return [ModelSummary.model_validate(row) for row in await db.fetch_all(_MODELS)]
+
+
+# Distinct services by skipping through the (service_name, start_time) index: one probe
+# per service, however many spans each has.
+_SERVICES = """
+WITH RECURSIVE found AS (
+    (SELECT service_name FROM spans ORDER BY service_name LIMIT 1)
+    UNION ALL
+    SELECT (SELECT s.service_name FROM spans s WHERE s.service_name > found.service_name
+            ORDER BY s.service_name LIMIT 1)
+    FROM found WHERE found.service_name IS NOT NULL
+)
+SELECT service_name FROM found WHERE service_name IS NOT NULL
+"""
+
+
+async def services(db: Database) -> list[str]:
+    return [row["service_name"] for row in await db.fetch_all(_SERVICES)]
