@@ -416,12 +416,17 @@ def test_killing_a_service_mid_stream_loses_no_acknowledged_span(stack, db, vict
     assert not lost, f"{len(lost)} acknowledged spans are not in the database"
 
 
-def test_storage_restores_the_schema_when_the_database_loses_it(stack, db):
-    """A database recreated under a running stack (a reset, a fresh volume) heals itself."""
+def test_the_schema_comes_back_when_the_database_loses_it(stack, db):
+    """A database recreated under a running stack (a reset, a fresh volume) heals itself:
+    exports are refused as retryable until maintenance re-applies the migrations."""
     from llm_observatory.storage import migrate
 
     migrate.downgrade(stack.database_url(), "base")
     assert db.execute("SELECT to_regclass('spans')").fetchone()[0] is None
+    deadline = time.monotonic() + 60
+    while db.execute("SELECT to_regclass('spans')").fetchone()[0] is None:
+        assert time.monotonic() < deadline, "maintenance did not re-apply the migrations"
+        time.sleep(0.5)
     _still_serving(stack.url("collector", 4318), db)  # 200, and the row is there
     assert migrate.current(stack.database_url()) is not None
 

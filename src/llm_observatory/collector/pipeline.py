@@ -24,6 +24,7 @@ from llm_observatory.collector import decode, metrics
 from llm_observatory.collector.exporter import Exporter
 from llm_observatory.collector.limits import Limits
 from llm_observatory.collector.processors import Processors, describe
+from llm_observatory.collector.usage import UsageMetrics
 from llm_observatory.core import tracing
 from llm_observatory.core.batching import Backpressure, QueueFull
 from llm_observatory.core.logging import get_logger
@@ -73,6 +74,7 @@ class Pipeline:
         self.processors = Processors(settings, self.limits)
         self.exporter = exporter
         self.encoders = {name: signal.table.row_encoder() for name, signal in SIGNALS.items()}
+        self.usage = UsageMetrics()
         self.max_requests = settings.max_concurrent_requests
         self.in_flight = 0
         self._threads = ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="decode")
@@ -154,6 +156,9 @@ class Pipeline:
             prepared.rejected.add(f"{describe(signal, record)} rejected by storage: {reason}")
         if refused:
             metrics.ITEMS_REJECTED.labels(name, protocol, "storage_rejected").inc(len(refused))
+        if name == "traces":
+            skipped = {position for position, _ in refused}
+            self.usage.record(r for i, r in enumerate(prepared.records) if i not in skipped)
         metrics.ITEMS_ACCEPTED.labels(name, protocol).inc(len(prepared.rows) - len(refused))
         return prepared.rejected
 
