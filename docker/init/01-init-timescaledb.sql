@@ -1,10 +1,17 @@
--- First-start initialisation of the LLM Observatory database.
+-- First-start initialisation of the LLM Observatory database: extensions, roles,
+-- privileges, the monitoring functions Grafana reads, Grafana's own database.
 --
 -- Run by the TimescaleDB image's entrypoint (psql, as POSTGRES_USER, in POSTGRES_DB)
 -- only when the data directory is empty. Role names and passwords come from the
 -- container's environment through psql's \getenv, so .env is the one place to set
--- them. Tables are created later by the storage service's Alembic migrations; the
--- default privileges below give them the right grants when they appear.
+-- them. Tables are created later by the storage service's Alembic migrations, which
+-- grant the app role what it uses; the default privileges below give the read-only
+-- role SELECT on each.
+--
+-- Running it again on an existing database is safe and brings its roles' privileges
+-- and the monitoring functions up to date (passwords of existing roles are kept):
+--   docker compose exec timescaledb sh -c 'psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" \
+--     -d "$POSTGRES_DB" -f /docker-entrypoint-initdb.d/01-init-timescaledb.sql'
 \set ON_ERROR_STOP on
 
 \getenv db_name POSTGRES_DB
@@ -23,6 +30,16 @@
 \if :{?grafana_user} \else \set grafana_user grafana \endif
 \if :{?grafana_password} \else \set grafana_password grafana_dev_password \endif
 
+-- This session's statements carry passwords (CREATE ROLE ... PASSWORD): none of them
+-- may reach the server log or pg_stat_statements, whatever the server's settings. A
+-- superuser may change these for its own session.
+SET log_statement = 'none';
+SET log_duration = off;
+SET log_min_duration_statement = -1;
+SET log_min_error_statement = 'panic';
+SET pg_stat_statements.track = 'none';
+SET pg_stat_statements.track_utility = off;
+
 -- Extensions ------------------------------------------------------------------
 CREATE EXTENSION IF NOT EXISTS timescaledb;
 CREATE EXTENSION IF NOT EXISTS "uuid-ossp";
@@ -36,29 +53,81 @@ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app_user') \gexec
 SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'readonly_user', :'readonly_password')
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'readonly_user') \gexec
 
--- A second line of defence: even a grant given by mistake cannot make it write.
+-- Grants are what keep the read-only role from writing: it has SELECT and nothing
+-- else. Read-only transactions by default are a convenience on top (a client can turn
+-- them off with SET default_transaction_read_only = off, and still cannot write).
 ALTER ROLE :"readonly_user" SET default_transaction_read_only = on;
--- Dashboards read pg_stat_statements and table sizes.
-GRANT pg_read_all_stats TO :"readonly_user";
+-- It reads statistics through the monitoring functions below, not pg_read_all_stats:
+-- that role shows every role's statements, and utility statements keep their text.
+REVOKE pg_read_all_stats FROM :"readonly_user";
 
 -- Privileges ------------------------------------------------------------------
+-- Only the roles granted below connect; nobody creates objects in public but the
+-- owner, and nobody but the app role (COPY staging) creates temporary tables.
+REVOKE ALL ON DATABASE :"db_name" FROM PUBLIC;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE :"db_name" TO :"app_user";
 GRANT CONNECT ON DATABASE :"db_name" TO :"readonly_user";
 GRANT USAGE ON SCHEMA public TO :"app_user", :"readonly_user";
 
-GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO :"app_user";
-GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO :"app_user";
-GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"readonly_user";
-
--- Tables the owner creates later (migrations) get the same grants.
--- The app role inserts and reads; only the owner changes or deletes rows (retention,
--- deletion, migrations).
-ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
-    GRANT SELECT, INSERT ON TABLES TO :"app_user";
-ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
-    GRANT USAGE, SELECT ON SEQUENCES TO :"app_user";
+-- The read-only role reads every table the owner creates (migrations). The app role
+-- gets no default: each migration grants it what storage uses (INSERT and SELECT on
+-- the signal tables, INSERT on rejected_records), so a new table, alembic_version
+-- included, is not writable by it. Earlier versions of this script gave it defaults.
 ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
     GRANT SELECT ON TABLES TO :"readonly_user";
+ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
+    REVOKE ALL ON TABLES FROM :"app_user";
+ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
+    REVOKE ALL ON SEQUENCES FROM :"app_user";
+
+-- Monitoring ------------------------------------------------------------------------
+-- What the Database dashboard shows, as functions that run as the owner and return
+-- statistics without other roles' secrets. Schema monitoring is left out of backups
+-- (cli/backup.py): this script creates it, with the role names of this stack.
+CREATE SCHEMA IF NOT EXISTS monitoring AUTHORIZATION :"owner";
+REVOKE ALL ON SCHEMA monitoring FROM PUBLIC;
+GRANT USAGE ON SCHEMA monitoring TO :"readonly_user";
+
+-- pg_stat_statements of this database, for the application's own roles and only their
+-- plannable statements (SELECT, INSERT, UPDATE, DELETE, WITH, VALUES, TABLE), whose
+-- text pg_stat_statements stores with constants replaced by $1, $2... Utility
+-- statements (CREATE ROLE, ALTER ROLE ... PASSWORD, COPY, SET) keep their text as
+-- sent, and the owner runs them: neither is shown.
+SELECT format($function$
+CREATE OR REPLACE FUNCTION monitoring.statement_stats()
+RETURNS TABLE (role name, query text, calls bigint, mean_ms double precision,
+               max_ms double precision, total_ms double precision, rows bigint)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT r.rolname, s.query, s.calls, s.mean_exec_time, s.max_exec_time,
+           s.total_exec_time, s.rows
+    FROM public.pg_stat_statements AS s
+    JOIN pg_catalog.pg_roles AS r ON r.oid = s.userid
+    WHERE s.dbid = (SELECT oid FROM pg_catalog.pg_database
+                    WHERE datname = pg_catalog.current_database())
+      AND r.rolname IN (%L, %L)
+      AND s.toplevel
+      AND s.query ~* '^\s*(select|insert|update|delete|with|values|table)\M'
+$body$
+$function$, :'app_user', :'readonly_user') \gexec
+
+-- Connections to this database by role and state (pg_stat_activity hides the state
+-- of other roles' sessions from the read-only role); no query texts.
+CREATE OR REPLACE FUNCTION monitoring.connections()
+RETURNS TABLE (role name, state text, connections bigint)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT coalesce(usename, '(background)'), coalesce(state, '-'), count(*)
+    FROM pg_catalog.pg_stat_activity
+    WHERE datname = pg_catalog.current_database()
+    GROUP BY 1, 2
+$body$;
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA monitoring FROM PUBLIC;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA monitoring TO :"readonly_user";
 
 -- Grafana's own backend database -------------------------------------------------
 SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'grafana_user', :'grafana_password')
@@ -66,3 +135,6 @@ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'grafana_user') \gexec
 
 SELECT format('CREATE DATABASE grafana OWNER %I', :'grafana_user')
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'grafana') \gexec
+
+-- Grafana's users, sessions and data source secrets: its own role only.
+REVOKE ALL ON DATABASE grafana FROM PUBLIC;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -20,10 +21,20 @@ from compose_files import (
 sys.path.insert(0, str(ROOT))
 import tasks
 
+from llm_observatory.core.settings import DEVELOPMENT_SECRETS, JwtSettings
+
 MODES = {
     mode: tuple(files)
     for mode, files in tasks.MODES.items()
     if all((ROOT / name).exists() for name in files)
+}
+# (service, container port) people use; every other published port is an operator's.
+USER_FACING = {
+    ("collector", 4317),
+    ("collector", 4318),
+    ("api", 8080),
+    ("grafana", 3000),
+    ("pgadmin", 80),
 }
 # Services that do one job and exit: they need no healthcheck.
 ONE_SHOT_RESTART = {"no", "on-failure"}
@@ -99,11 +110,21 @@ def test_published_ports_bind_to_localhost_by_default(mode):
 
 
 @pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
-def test_published_ports_are_written_with_bind_address(path):
+def test_published_ports_are_written_with_their_bind_address(path):
+    """Ports people use on BIND_ADDRESS, every other one on OPERATOR_BIND_ADDRESS."""
     for name, service in (raw(path).get("services") or {}).items():
         for port in service.get("ports", []) or []:
             text = port if isinstance(port, str) else str(port.get("host_ip", ""))
-            assert text.startswith("${BIND_ADDRESS:-127.0.0.1}"), f"{path.name}:{name}: {port}"
+            target = int(_with_defaults(text).rsplit(":", 1)[1].split("/")[0])
+            variable = "BIND_ADDRESS" if (name, target) in USER_FACING else "OPERATOR_BIND_ADDRESS"
+            assert text.startswith(f"${{{variable}:-127.0.0.1}}:"), (
+                f"{path.name}:{name}: {port} must bind to {variable}"
+            )
+
+
+def _with_defaults(text: str) -> str:
+    """A compose string with each ${VAR:-default} replaced by its default."""
+    return VARIABLE.sub(lambda m: m.group(2) or "", text)
 
 
 @pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
@@ -170,3 +191,156 @@ def test_modes_sharing_a_project_never_share_an_image_name_for_different_targets
             built.setdefault(image, set()).add(service["build"].get("target", ""))
     clashes = {image: targets for image, targets in built.items() if len(targets) > 1}
     assert not clashes, f"one image name, several build targets: {clashes}"
+
+
+# ---------------------------------------------------------------------------
+# Security: bind addresses, internal services, production hardening, secrets
+# ---------------------------------------------------------------------------
+
+PROD = ("docker-compose.yml", "docker-compose.prod.yml")
+DOCS = ROOT / "docs" / "ARCHITECTURE_DOCKER.md"
+WRITABLE_ROOT = "writable root"
+
+
+def _resolved_with(files: tuple[str, ...], **env: str) -> dict:
+    command = ["docker", "compose", "--project-name", "policy"]
+    for name in files:
+        command += ["-f", name]
+    command += ["--profile", "*", "config", "--format", "json"]
+    result = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, env={**clean_env(), **env}
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["services"]
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_opening_bind_address_leaves_operator_ports_on_localhost(mode):
+    services = _resolved_with(MODES[mode], BIND_ADDRESS="0.0.0.0")  # noqa: S104
+    opened = set()
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            if (name, port["target"]) in USER_FACING:
+                opened.add(name)
+                assert port["host_ip"] == "0.0.0.0", (name, port)  # noqa: S104
+            else:
+                assert port["host_ip"] == LOCALHOST, f"{mode}: {name} publishes {port}"
+    assert {"collector", "api"} <= opened
+
+
+def test_operator_bind_address_moves_only_operator_ports():
+    services = _resolved_with(MODES["base"], OPERATOR_BIND_ADDRESS="10.1.2.3")
+    hosts = {
+        (name, port["target"]): port["host_ip"]
+        for name, service in services.items()
+        for port in service.get("ports", [])
+    }
+    assert hosts[("prometheus", 9090)] == hosts[("collector", 9090)] == "10.1.2.3"
+    assert hosts[("jaeger", 16686)] == hosts[("api", 9090)] == "10.1.2.3"
+    assert hosts[("collector", 4318)] == hosts[("api", 8080)] == LOCALHOST
+
+
+@pytest.mark.parametrize("mode", ["base", "prod", "dev", "test"])
+def test_storage_is_published_only_in_dev_and_test_modes(mode):
+    ports = _services(MODES[mode])["storage"].get("ports", [])
+    if mode in {"base", "prod"}:
+        assert not ports, f"{mode} publishes storage: {ports}"
+    else:
+        assert {port["target"] for port in ports} == {8080, 9090}
+        assert all(port["host_ip"] == LOCALHOST for port in ports)
+
+
+def documented_exceptions() -> dict[str, set[str]]:
+    """The hardening exceptions table of docs/ARCHITECTURE_DOCKER.md: service -> what."""
+    text = DOCS.read_text()
+    section = text.split("### Hardening exceptions", 1)[1].split("\n#", 1)[0]
+    table = {}
+    for line in section.splitlines():
+        cells = [cell.strip(" `") for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or cells[0] in {"service", ""} or set(cells[0]) <= set("-: "):
+            continue
+        what = set(re.findall(r"\b[A-Z][A-Z_]+\b", cells[1]))
+        if WRITABLE_ROOT in cells[1]:
+            what.add(WRITABLE_ROOT)
+        table[cells[0]] = what
+    return table
+
+
+def actual_exceptions() -> dict[str, set[str]]:
+    found = {}
+    for name, service in _services(PROD).items():
+        what = set(service.get("cap_add", []))
+        if service.get("read_only") is not True:
+            what.add(WRITABLE_ROOT)
+        if what:
+            found[name] = what
+    return found
+
+
+def test_every_prod_service_is_hardened():
+    """read-only root, no capabilities, no-new-privileges, CPU and memory limits, and a
+    start only after the preflight, for each service; exceptions only as documented."""
+    allowed = documented_exceptions()
+    for name, service in _services(PROD).items():
+        exceptions = allowed.get(name, set())
+        if WRITABLE_ROOT not in exceptions:
+            assert service.get("read_only") is True, f"{name}: root filesystem is writable"
+        assert service.get("cap_drop") == ["ALL"], f"{name} keeps capabilities"
+        assert set(service.get("cap_add", [])) <= exceptions, f"{name} adds capabilities"
+        assert "no-new-privileges:true" in service.get("security_opt", []), name
+        limits = service.get("deploy", {}).get("resources", {}).get("limits", {})
+        assert limits.get("cpus") and limits.get("memory"), f"{name}: no CPU or memory limit"
+        if name != "preflight":
+            waits = service.get("depends_on", {}).get("preflight", {})
+            assert waits.get("condition") == "service_completed_successfully", name
+    assert len(_services(PROD)) >= 15
+
+
+def test_hardening_exceptions_are_exactly_the_documented_ones():
+    assert actual_exceptions() == documented_exceptions()
+
+
+def test_the_preflight_runs_first_without_network_or_volumes():
+    preflight = _services(PROD)["preflight"]
+    assert preflight["command"] == ["check-production"]
+    assert preflight["build"]["target"] == "cli"
+    assert preflight.get("network_mode") == "none"
+    assert not preflight.get("volumes") and not preflight.get("ports")
+    assert not preflight.get("depends_on") and not preflight.get("profiles")
+    assert preflight["restart"] == "no"
+
+
+def test_the_preflight_gets_every_development_secret():
+    environment = raw(ROOT / "docker-compose.prod.yml")["services"]["preflight"]["environment"]
+    missing = sorted(set(DEVELOPMENT_SECRETS) - set(environment))
+    assert not missing, f"the preflight does not check {missing}"
+
+
+@pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
+def test_secret_defaults_are_the_development_secrets(path):
+    """Every ${SECRET:-default} falls back to exactly what production refuses."""
+    for match in VARIABLE.finditer(path.read_text()):
+        name, default = match.group(1), match.group(2)
+        if name in DEVELOPMENT_SECRETS and default is not None:
+            assert default == DEVELOPMENT_SECRETS[name], f"{path.name}: {match.group(0)}"
+
+
+def test_jwt_defaults_in_compose_are_the_settings_defaults():
+    text = (ROOT / "docker-compose.yml").read_text()
+    fields = JwtSettings.model_fields
+    for match in VARIABLE.finditer(text):
+        name = match.group(1)
+        if name.startswith("JWT_") and name != "JWT_SECRET":
+            assert str(fields[name.lower()].default) == (match.group(2) or ""), match.group(0)
+
+
+def test_prod_prometheus_has_no_lifecycle_api_and_otherwise_the_base_flags():
+    base = _services(MODES["base"])["prometheus"]["command"]
+    prod = _services(PROD)["prometheus"]["command"]
+    assert "--web.enable-lifecycle" in base
+    assert prod == [flag for flag in base if flag != "--web.enable-lifecycle"]
+
+
+def test_prod_turns_our_services_to_production():
+    for name in ("storage", "maintenance", "collector", "api", "cli", "backup", "sdk-playground"):
+        assert _services(PROD)[name]["environment"]["ENVIRONMENT"] == "production", name

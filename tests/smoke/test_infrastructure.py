@@ -56,10 +56,11 @@ def test_grafana_database_exists_and_is_owned_by_grafana(test_stack):
     assert out == os.environ.get("GRAFANA_DB_USER", "grafana")
 
 
-def test_app_role_can_write_tables_created_later(test_stack, probe_table):
-    test_stack.psql(f"INSERT INTO {probe_table} VALUES (1, 'app')", APP_USER, APP_PASSWORD)
-    out = test_stack.psql(f"SELECT count(*) FROM {probe_table}", APP_USER, APP_PASSWORD)
-    assert int(out.stdout.strip()) >= 1
+def test_app_role_gets_nothing_on_tables_created_later(test_stack, probe_table):
+    # Migrations grant the app role what storage uses, table by table; no defaults.
+    for statement in (f"INSERT INTO {probe_table} VALUES (1, 'app')", f"TABLE {probe_table}"):
+        denied = test_stack.psql(statement, APP_USER, APP_PASSWORD, check=False)
+        assert denied.returncode != 0 and "permission denied" in denied.stderr, statement
 
 
 def test_readonly_role_can_read_but_not_insert(test_stack, probe_table):

@@ -152,7 +152,8 @@ def _capture_commands(monkeypatch) -> list[tuple[list[str], dict]]:
     def fake_run(command, env, **kwargs):
         calls.append((command, env))
         if command[0].endswith("pg_dump"):
-            Path(command[2].removeprefix("--file=")).write_bytes(b"dump")
+            [file] = [arg for arg in command if arg.startswith("--file=")]
+            Path(file.removeprefix("--file=")).write_bytes(b"dump")
         return subprocess.CompletedProcess(command, 0, "", "")
 
     monkeypatch.setattr(backup.subprocess, "run", fake_run)
@@ -183,11 +184,19 @@ def test_pg_dump_argv_holds_no_password_and_takes_any_file_name(monkeypatch, tmp
     assert command == [
         "/usr/bin/pg_dump",
         "--format=custom",
+        "--exclude-schema=monitoring",
         f"--file={tmp_path / '.-c.dump.partial'}",
         "--dbname=postgresql://backup%2Buser@db.internal:5432/llmo",
     ]
     assert env["PGPASSWORD"] == HARD_PASSWORD
     assert output.read_bytes() == b"dump"
+
+
+def test_dumps_leave_out_the_schema_the_init_script_makes():
+    init = Path(__file__).parents[2] / "docker" / "init" / "01-init-timescaledb.sql"
+    schema = backup.MONITORING_SCHEMA
+    assert f"CREATE SCHEMA IF NOT EXISTS {schema} " in init.read_text()
+    assert f"--exclude-schema={schema}" in backup.dump_command("pg_dump", "u", Path("x"))
 
 
 def test_pg_restore_ends_options_before_the_user_supplied_path(monkeypatch, tmp_path):

@@ -86,9 +86,20 @@ def _run(command: list[str], database_url: str, what: str) -> None:
         raise CliError(f"{what} failed ({redact_url(database_url)}):\n{detail}\n  {hint}")
 
 
+# Created by docker/init/01-init-timescaledb.sql with this stack's role names, as the
+# owner: a restore into another stack must not bring them along (its init made its own).
+MONITORING_SCHEMA = "monitoring"
+
+
 def dump_command(pg_dump: str, url: str, output: Path) -> list[str]:
     # Option values joined with `=`: a path or URL starting with "-" stays a value.
-    return [pg_dump, "--format=custom", f"--file={output}", f"--dbname={url}"]
+    return [
+        pg_dump,
+        "--format=custom",
+        f"--exclude-schema={MONITORING_SCHEMA}",
+        f"--file={output}",
+        f"--dbname={url}",
+    ]
 
 
 def restore_command(pg_restore: str, url: str, path: Path) -> list[str]:
