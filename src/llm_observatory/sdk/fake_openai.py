@@ -5,11 +5,17 @@ unchanged (`base_url=http://127.0.0.1:PORT/v1`), so tests and the playground pro
 the spans a real application would, offline. Supports chat completions (plain and
 streamed), embeddings, and failures chosen by model name: a model containing
 `rate-limit` answers 429, one containing `timeout` answers after `timeout_seconds`.
+
+Answers read like a support assistant's: chosen by the topic of the last user
+message, quoting retrieved notes when the system prompt carries some; offered tools
+are called with arguments taken from the question (an order number), and a tool's
+result is turned into the final answer.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
@@ -23,6 +29,58 @@ RESPONSE_MODELS = {
     "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
     "text-embedding-3-small": "text-embedding-3-small",
 }
+
+
+# (words in the question, answer): the first match answers.
+ANSWERS = (
+    (
+        ("password", "log in", "login"),
+        "Open Settings > Security and choose Reset password. We email you a link that "
+        "stays valid for 30 minutes; check your spam folder if it does not arrive.",
+    ),
+    (
+        ("order", "parcel", "package"),
+        "I can look that up: orders are tracked from the Orders page with their number, "
+        "and you get an email at every step of the delivery.",
+    ),
+    (
+        ("address", "delivery"),
+        "You can change the delivery address from the order's page until the parcel "
+        "ships. After that, the carrier can redirect it for a small fee.",
+    ),
+    (
+        ("premium", "plan", "price"),
+        "Premium adds priority support, data export and five extra seats. It costs "
+        "$12 a month, and you can switch back at the end of any billing period.",
+    ),
+    (
+        ("export", "download", "data"),
+        "Go to Settings > Data and choose Export. You will get a ZIP file with your "
+        "history as CSV and JSON within a few minutes.",
+    ),
+)
+FALLBACK_ANSWER = "Happy to help. Could you tell me a little more about what you need?"
+
+
+def answer_for(question: str) -> str:
+    """A plausible support answer to a question (also used for simulated providers)."""
+    lowered = question.lower()
+    for words, answer in ANSWERS:
+        if any(word in lowered for word in words):
+            return answer
+    return FALLBACK_ANSWER
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # [{"type": "text", "text": ...}]
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+def _last(messages: list[dict[str, Any]], role: str) -> dict[str, Any] | None:
+    return next((m for m in reversed(messages) if m.get("role") == role), None)
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -43,7 +101,7 @@ class FakeOpenAI:
         port: int = 0,
         prompt_tokens: int = 321,
         completion_tokens: int = 45,
-        reply: str = "Open Settings, then Security, then Reset password.",
+        reply: str | None = None,  # set: every answer is this text
         timeout_seconds: float = 5.0,
     ) -> None:
         self.prompt_tokens = prompt_tokens
@@ -65,7 +123,9 @@ class FakeOpenAI:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread is not None:  # shutdown() waits for a loop that must be running
+            self._server.shutdown()
+            self._thread = None
         self._server.server_close()
 
     def __enter__(self) -> FakeOpenAI:
@@ -76,15 +136,49 @@ class FakeOpenAI:
 
     # ------------------------------------------------------------------ answers
 
+    def answer(self, messages: list[dict[str, Any]]) -> str:
+        if self.reply is not None:
+            return self.reply
+        last = messages[-1] if messages else {}
+        if last.get("role") == "tool":
+            try:
+                result = json.loads(_text(last.get("content")) or "{}")
+            except ValueError:
+                result = {}
+            if isinstance(result, dict) and "order" in result:
+                return (
+                    f"Order {result['order']} is {result.get('status', 'on its way')}"
+                    f"{' with ' + result['carrier'] if result.get('carrier') else ''}. "
+                    "You can follow it from the Orders page."
+                )
+            return "Done: the tool finished, and everything looks fine."
+        system = _last(messages, "system")
+        notes = _text(system.get("content")) if system else ""
+        user = _last(messages, "user")
+        question = _text(user.get("content")) if user else ""
+        if "notes:" in notes:
+            # Retrieval-augmented: quote the note sharing most words with the question.
+            asked = set(re.findall(r"\w+", question.lower()))
+            found = [n for n in notes.split("notes:", 1)[1].strip().splitlines() if n]
+            best = max(found, key=lambda n: len(asked & set(re.findall(r"\w+", n.lower()))))
+            return f"According to our help centre: {best}"
+        return answer_for(question)
+
     def chat(self, request: dict[str, Any]) -> dict[str, Any]:
         model = request.get("model", "gpt-4o")
         tools = request.get("tools") or []
-        last = (request.get("messages") or [{}])[-1]
-        message: dict[str, Any] = {"role": "assistant", "content": self.reply}
+        messages = request.get("messages") or [{}]
+        last = messages[-1]
+        message: dict[str, Any] = {"role": "assistant", "content": self.answer(messages)}
         finish = "stop"
-        # An agent's first turn: call the first tool offered; after its result, answer.
+        # An agent's first turn: call the first tool offered with what the question
+        # names (an order number); after the tool's result, answer.
         if tools and last.get("role") != "tool":
-            name = tools[0].get("function", {}).get("name", "tool")
+            function = tools[0].get("function", {})
+            name = function.get("name", "tool")
+            parameters = list((function.get("parameters") or {}).get("properties") or {})
+            number = re.search(r"\d{3,}", _text(last.get("content")))
+            arguments = {parameters[0] if parameters else "query": number[0] if number else ""}
             message = {
                 "role": "assistant",
                 "content": None,
@@ -92,7 +186,7 @@ class FakeOpenAI:
                     {
                         "id": f"call_{uuid.uuid4().hex[:12]}",
                         "type": "function",
-                        "function": {"name": name, "arguments": json.dumps({"query": "status"})},
+                        "function": {"name": name, "arguments": json.dumps(arguments)},
                     }
                 ],
             }
@@ -118,7 +212,7 @@ class FakeOpenAI:
         base = {k: full[k] for k in ("id", "created", "model")} | {
             "object": "chat.completion.chunk"
         }
-        words = self.reply.split(" ")
+        words = (full["choices"][0]["message"]["content"] or "").split(" ")
         chunks = [base | {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
         for i, word in enumerate(words):
             text = word if i == 0 else f" {word}"

@@ -9,6 +9,10 @@ the standard OTEL_EXPORTER_OTLP_* variables say (the collector in the stack).
     llm-observatory-playground --rate 5 --scenarios chat,agent
     llm-observatory-playground --once               # each scenario once, then exit
 
+Message content is on (the instrumentation's capture setting below, and the SDK's
+opt-in in every scenario), and every trace belongs to a made-up user and conversation,
+so the UI's transcripts, sessions and users have something real to show.
+
 GET :METRICS_PORT/health answers 200 while scenarios keep finishing; /metrics counts
 traces by scenario and outcome.
 """

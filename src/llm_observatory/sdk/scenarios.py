@@ -14,6 +14,11 @@ Trace shapes (root first):
 * manual:     playground manual -> chat claude-3-5-sonnet-20241022 (llm_call, with cache)
 * rate-limit: playground rate-limit -> chat {model}-rate-limit, both error (HTTP 429)
 * timeout:    playground timeout -> chat {model}-timeout, both error (client timeout)
+
+Every run belongs to a made-up user and conversation (sdk/conversations.py): chat and
+streaming turns send the conversation's history, and every span carries its ids.
+Message content is recorded (the SDK's helpers are told so; the playground turns the
+instrumentation's content capture on), so the UI shows real transcripts.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 
 from llm_observatory.sdk.calls import agent, error_type, llm_call, retrieval, tool_call
+from llm_observatory.sdk.conversations import Conversation, Conversations, tag_sessions
+from llm_observatory.sdk.fake_openai import answer_for
 
 SCENARIOS = ("chat", "streaming", "rag", "agent", "manual", "rate-limit", "timeout")
 # Scenarios that only make sense against the built-in fake provider: the real API
@@ -52,6 +59,8 @@ DOCUMENTS = (
     ("kb-003", "Delivery addresses can be changed until the parcel ships."),
     ("kb-004", "The premium plan adds priority support and data export."),
 )
+ORDERS = ("4417", "5120", "6203", "7781")
+ORDER_STATES = (("shipped", "DHL"), ("out for delivery", "UPS"), ("being packed", "DHL"))
 TOOLS = [
     {
         "type": "function",
@@ -60,8 +69,8 @@ TOOLS = [
             "description": "Current status of an order",
             "parameters": {
                 "type": "object",
-                "properties": {"query": {"type": "string"}},
-                "required": ["query"],
+                "properties": {"order_id": {"type": "string", "description": "e.g. 4417"}},
+                "required": ["order_id"],
             },
         },
     }
@@ -101,7 +110,9 @@ class Playground:
             "llm_observatory.playground", tracer_provider=tracer_provider
         )
         self.random = random.Random(seed)  # noqa: S311 - made-up questions, not secrets
-        self._scenarios: dict[str, Callable[[dict[str, str]], None]] = {
+        self.conversations = Conversations(self.random)
+        tag_sessions(tracer_provider or trace.get_tracer_provider())
+        self._scenarios: dict[str, Callable[[dict[str, str], Conversation], None]] = {
             "chat": self.chat,
             "streaming": self.streaming,
             "rag": self.rag,
@@ -119,7 +130,9 @@ class Playground:
         started = time.perf_counter()
         holder: dict[str, str] = {}
         try:
-            self._scenarios[name](holder)
+            with self.conversations.turn() as conversation:
+                holder["conversation"] = conversation.session_id
+                self._scenarios[name](holder, conversation)
         except Exception as exc:  # the app's own error handling: log, count, carry on
             return Outcome(
                 name,
@@ -140,36 +153,47 @@ class Playground:
 
     # ---------------------------------------------------------------- scenarios
 
-    def chat(self, holder: dict[str, str]) -> None:
-        with self._root("chat", holder):
-            self.client.chat.completions.create(
-                model=self.model,
-                messages=[
-                    {"role": "system", "content": "You answer customer questions briefly."},
-                    {"role": "user", "content": self._question()},
-                ],
-                temperature=0.2,
-                max_tokens=200,
-            )
+    def _chat_turn(self, conversation: Conversation, system: str | None = None) -> list[dict]:
+        """The messages of a chat turn: the conversation so far, then a new question."""
+        question = {"role": "user", "content": self._question()}
+        system_message = [{"role": "system", "content": system}] if system else []
+        return [*system_message, *conversation.history, question]
 
-    def streaming(self, holder: dict[str, str]) -> None:
+    def chat(self, holder: dict[str, str], conversation: Conversation) -> None:
+        with self._root("chat", holder):
+            messages = self._chat_turn(conversation, "You answer customer questions briefly.")
+            answer = self.client.chat.completions.create(
+                model=self.model, messages=messages, temperature=0.2, max_tokens=200
+            )
+            reply = answer.choices[0].message.content or ""
+            conversation.remember(messages[-1], {"role": "assistant", "content": reply})
+
+    def streaming(self, holder: dict[str, str], conversation: Conversation) -> None:
         with self._root("streaming", holder):
+            messages = self._chat_turn(conversation)
             stream = self.client.chat.completions.create(
                 model=self.model,
-                messages=[{"role": "user", "content": self._question()}],
+                messages=messages,
                 stream=True,
                 stream_options={"include_usage": True},
             )
             # The chat span ends when the stream is consumed.
-            "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+            reply = "".join(
+                chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices
+            )
+            conversation.remember(messages[-1], {"role": "assistant", "content": reply})
 
-    def rag(self, holder: dict[str, str]) -> None:
+    def rag(self, holder: dict[str, str], conversation: Conversation) -> None:
         question = self._question()
         with self._root("rag", holder):
             embedded = self.client.embeddings.create(model=self.embedding_model, input=question)
             vector = embedded.data[0].embedding
             with retrieval(
-                "support-kb", top_k=2, query=question, tracer_provider=self.tracer_provider
+                "support-kb",
+                top_k=2,
+                query=question,
+                capture_content=True,
+                tracer_provider=self.tracer_provider,
             ) as step:
                 found = _nearest(vector, k=2)
                 step.set_documents([{"id": doc_id, "score": score} for doc_id, score, _ in found])
@@ -182,15 +206,20 @@ class Playground:
                 ],
             )
 
-    def agent(self, holder: dict[str, str]) -> None:
+    def agent(self, holder: dict[str, str], conversation: Conversation) -> None:
         with agent(
             "support-agent",
             provider="openai",
             model=self.model,
+            conversation_id=conversation.session_id,
             tracer_provider=self.tracer_provider,
         ) as run:
             holder["trace_id"] = _trace_id(run.span)
-            messages: list[dict] = [{"role": "user", "content": "Where is my order 4417?"}]
+            order = self.random.choice(ORDERS)
+            messages: list[dict] = [
+                {"role": "system", "content": "You are a support agent. Use tools for orders."},
+                {"role": "user", "content": f"Where is my order {order}?"},
+            ]
             first = self.client.chat.completions.create(
                 model=self.model, messages=messages, tools=TOOLS
             )
@@ -202,6 +231,7 @@ class Playground:
                     call.function.name,
                     call_id=call.id,
                     arguments=arguments,
+                    capture_content=True,
                     tracer_provider=self.tracer_provider,
                 ) as step:
                     result = _get_order_status(**arguments)
@@ -211,15 +241,17 @@ class Playground:
                 )
             self.client.chat.completions.create(model=self.model, messages=messages, tools=TOOLS)
 
-    def manual(self, holder: dict[str, str]) -> None:
+    def manual(self, holder: dict[str, str], conversation: Conversation) -> None:
         # A provider no instrumentation covers, recorded by hand (simulated answer).
+        question = self._question()
         with (
             self._root("manual", holder),
             llm_call(
                 provider="anthropic",
                 model="claude-3-5-sonnet-20241022",
-                input_messages=[{"role": "user", "content": self._question()}],
+                input_messages=[{"role": "user", "content": question}],
                 max_tokens=512,
+                capture_content=True,
                 tracer_provider=self.tracer_provider,
             ) as call,
         ):
@@ -230,16 +262,16 @@ class Playground:
                 id=f"msg_{self.random.getrandbits(64):016x}",
                 finish_reasons=["end_turn"],
             )
-            call.set_output_messages([{"role": "assistant", "content": "Settings > Security."}])
+            call.set_output_messages([{"role": "assistant", "content": answer_for(question)}])
 
-    def rate_limit(self, holder: dict[str, str]) -> None:
+    def rate_limit(self, holder: dict[str, str], conversation: Conversation) -> None:
         with self._root("rate-limit", holder):
             self.client.chat.completions.create(
                 model=f"{self.model}-rate-limit",
                 messages=[{"role": "user", "content": self._question()}],
             )
 
-    def timeout(self, holder: dict[str, str]) -> None:
+    def timeout(self, holder: dict[str, str], conversation: Conversation) -> None:
         model = f"{self.model}-timeout" if self.fake else self.model
         # Against the real API a timeout far below any answer time makes the failure.
         seconds = self.timeout_seconds if self.fake else 0.001
@@ -299,5 +331,6 @@ def _nearest(vector: list[float], k: int) -> list[tuple[str, float, str]]:
     return scored[:k]
 
 
-def _get_order_status(query: str = "") -> dict[str, str]:
-    return {"order": query or "4417", "status": "shipped", "carrier": "DHL"}
+def _get_order_status(order_id: str = "4417", **_: object) -> dict[str, str]:
+    status, carrier = ORDER_STATES[sum(map(ord, order_id)) % len(ORDER_STATES)]
+    return {"order": order_id, "status": status, "carrier": carrier}
