@@ -18,18 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from llm_observatory.core.settings import DEVELOPMENT_SECRETS
 from stack_support import ROOT, Stack, env_example, free_port, process_start_time
 
 OUR_SERVICES = ("collector", "storage", "api")
 DEBUG_PORTS = {"collector": 5678, "storage": 5679, "api": 5680}
-SECRETS = {
-    "DB_PASSWORD": "s3cret-owner-" + uuid.uuid4().hex[:8],
-    "DB_APP_PASSWORD": "s3cret-app-" + uuid.uuid4().hex[:8],
-    "DB_READONLY_PASSWORD": "s3cret-ro-" + uuid.uuid4().hex[:8],
-    "REDIS_PASSWORD": "s3cret-redis-" + uuid.uuid4().hex[:8],
-    "JWT_SECRET": "s3cret-jwt-" + uuid.uuid4().hex,
-    "SECRET_KEY": "s3cret-key-" + uuid.uuid4().hex,
-}
+# Every secret the prod stack's preflight checks, each fresh and long enough.
+SECRETS = {name: f"s3cret-{name.lower()}-{uuid.uuid4().hex}" for name in DEVELOPMENT_SECRETS}
 
 
 def free_ports() -> dict[str, str]:
