@@ -86,6 +86,7 @@ def test_production_with_real_secrets_starts(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql://app:s3cret@db:5432/x")
     monkeypatch.setenv("REDIS_URL", "redis://:s3cret-redis@redis:6379/0")
     monkeypatch.setenv("JWT_SECRET", "a-real-secret-of-at-least-32-bytes")
+    monkeypatch.setenv("UI_ADMIN_PASSWORD", "a-real-ui-password")
     ApiSettings().check_production()
 
 

@@ -1,8 +1,10 @@
-"""The API application: REST under /api/v1, GraphQL at /graphql, /health, OpenAPI at /docs.
+"""The API application: the web UI at /, REST under /api/v1, GraphQL at /graphql, /health,
+OpenAPI at /docs.
 
-/health, /docs and /openapi.json are open; everything else passes the guard (rate
-limit, then JWT). A bad parameter is a 422 whose body names it, both in FastAPI's
-`detail` list (`loc`) and in a one-line `message` ("interval: Input should be ...").
+/health, /docs and /openapi.json are open; /api/v1 and /graphql pass the guard (rate
+limit, then JWT); the UI's pages need a signed-in session (api/ui). A bad parameter
+is a 422 whose body names it, both in FastAPI's `detail` list (`loc`) and in a
+one-line `message` ("interval: Input should be ...").
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from llm_observatory.api.middleware import RequestMetrics
 from llm_observatory.api.params import BadParameter
 from llm_observatory.api.schemas import Health
 from llm_observatory.api.state import ApiState
+from llm_observatory.api.ui import mount_ui
+from llm_observatory.api.ui.docs import add_offline_docs
 from llm_observatory.core.logging import get_logger
 from llm_observatory.core.ops import run_health_checks
 from llm_observatory.core.settings import ApiSettings
@@ -90,7 +94,7 @@ def create_app(settings: ApiSettings, state: ApiState | None = None) -> FastAPI:
             "Authenticate with `Authorization: Bearer <JWT>` (`llm-observatory token`)."
         ),
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served from local files below: no CDN
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -113,8 +117,10 @@ def create_app(settings: ApiSettings, state: ApiState | None = None) -> FastAPI:
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     app.include_router(rest.router, tags=["rest"])
+    add_offline_docs(app)
     if settings.graphql_enabled:
         app.include_router(make_graphql_router(settings.graphql_playground), tags=["graphql"])
+    mount_ui(app, settings)
 
     # Starlette wraps in reverse order: metrics outermost, so they time everything,
     # CORS preflights included.

@@ -1,0 +1,205 @@
+"""The pages. Each calls the API's service layer in-process (the same functions and
+answer models as REST and GraphQL) and renders its answer; nothing here runs SQL."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from starlette.responses import RedirectResponse, Response
+
+from llm_observatory.api import service
+from llm_observatory.api.params import INTERVALS, MAX_TEXT, BadParameter, UsageQuery
+from llm_observatory.api.state import api_state
+from llm_observatory.api.ui import charts, filters
+from llm_observatory.api.ui.render import render
+from llm_observatory.api.ui.signin import require_session
+from llm_observatory.api.ui.spanview import span_view
+from llm_observatory.api.ui.transcript import conversation
+from llm_observatory.api.ui.waterfall import rows
+
+Id = Annotated[str, Path(min_length=1, max_length=MAX_TEXT)]
+INTERVAL_LABELS = {"1m": "per minute", "1h": "per hour", "1d": "per day"}
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require_session)])
+
+
+def bad_request(request: Request, exc: BadParameter, title: str) -> Response:
+    return render(request, "error.html", 422, title=title, message=str(exc))
+
+
+def not_found(request: Request, title: str, message: str) -> Response:
+    return render(request, "error.html", 404, title=title, message=message)
+
+
+async def _choices(request: Request) -> dict[str, list[str]]:
+    """Filter choices: known services, models and providers (cached by the service layer)."""
+    state = api_state(request)
+    known = await service.models(state)
+    return {
+        "services": await service.services(state),
+        "models": sorted({m.model for m in known if m.model}),
+        "providers": sorted({m.provider for m in known if m.provider}),
+    }
+
+
+def _list_context(request: Request, fields: tuple[str, ...]) -> dict[str, Any]:
+    params = request.query_params
+    return {
+        "filters": filters.current(params, fields),
+        "first_page": not params.get("cursor"),
+        "ranges": filters.RANGE_LABELS,
+    }
+
+
+@router.get("/")
+async def home() -> Response:
+    return RedirectResponse("/traces", status_code=303)
+
+
+@router.get("/traces")
+async def traces(request: Request) -> Response:
+    try:
+        query = filters.trace_query(request.query_params)
+    except BadParameter as exc:
+        return bad_request(request, exc, "Traces")
+    page = await service.list_traces(api_state(request), query)
+    return render(
+        request,
+        "traces.html",
+        title="Traces",
+        page=page,
+        sorts=filters.SORT_LABELS,
+        **_list_context(request, filters.TRACE_FIELDS),
+        **await _choices(request),
+    )
+
+
+@router.get("/traces/{trace_id}")
+async def trace(request: Request, trace_id: Id) -> Response:
+    found = await service.get_trace(api_state(request), trace_id)
+    if found is None:
+        return not_found(request, "Trace not found", f"No span has the trace id {trace_id}.")
+    waterfall, total_ms = rows(found.spans)
+    selected_id = request.query_params.get("span")
+    selected = next((r.span for r in waterfall if r.span.span_id == selected_id), None)
+    if selected is None:
+        # The first LLM call is what a person opens a trace for; else the root.
+        selected = next((r.span for r in waterfall if r.is_llm), waterfall[0].span)
+    return render(
+        request,
+        "trace.html",
+        title=f"Trace {trace_id}",
+        trace=found,
+        rows=waterfall,
+        total_ms=total_ms,
+        selected=span_view(selected),
+        logs=found.log_records,
+    )
+
+
+@router.get("/sessions")
+async def sessions(request: Request) -> Response:
+    try:
+        query = filters.session_query(request.query_params)
+    except BadParameter as exc:
+        return bad_request(request, exc, "Sessions")
+    page = await service.list_sessions(api_state(request), query)
+    return render(
+        request,
+        "sessions.html",
+        title="Sessions",
+        page=page,
+        **_list_context(request, filters.SESSION_FIELDS),
+        **await _choices(request),
+    )
+
+
+@router.get("/sessions/{session_id}")
+async def session(request: Request, session_id: Id) -> Response:
+    found = await service.get_session(api_state(request), session_id)
+    if found is None:
+        return not_found(request, "Session not found", f"No LLM call has session {session_id}.")
+    return render(
+        request,
+        "session.html",
+        title=f"Session {session_id}",
+        detail=found,
+        turns=conversation(found.traces),
+    )
+
+
+@router.get("/users")
+async def users(request: Request) -> Response:
+    try:
+        query = filters.user_query(request.query_params)
+    except BadParameter as exc:
+        return bad_request(request, exc, "Users")
+    page = await service.list_users(api_state(request), query)
+    return render(
+        request,
+        "users.html",
+        title="Users",
+        page=page,
+        **_list_context(request, filters.USER_FIELDS),
+        **await _choices(request),
+    )
+
+
+@router.get("/users/{user_id}")
+async def user(request: Request, user_id: Id) -> Response:
+    found = await service.get_user(api_state(request), user_id)
+    if found is None:
+        return not_found(request, "User not found", f"No LLM call has user {user_id}.")
+    return render(request, "user.html", title=f"User {user_id}", detail=found)
+
+
+@router.get("/logs")
+async def logs(request: Request) -> Response:
+    try:
+        query = filters.log_query(request.query_params)
+    except BadParameter as exc:
+        return bad_request(request, exc, "Logs")
+    page = await service.list_logs(api_state(request), query)
+    return render(
+        request,
+        "logs.html",
+        title="Logs",
+        page=page,
+        severities=filters.SEVERITY_LABELS,
+        services=await service.services(api_state(request)),
+        **_list_context(request, filters.LOG_FIELDS),
+    )
+
+
+@router.get("/models")
+async def models(request: Request) -> Response:
+    state = api_state(request)
+    params = request.query_params
+    interval = filters.text(params, "interval") or "1h"
+    range_name = filters.text(params, "range") or "24h"
+    try:
+        if interval not in INTERVALS:
+            raise BadParameter("interval", f"must be one of {', '.join(INTERVALS)}")
+        if range_name not in filters.RANGES:
+            raise BadParameter("range", f"must be one of {', '.join(filters.RANGES)}")
+        query = UsageQuery.parse(
+            "model",
+            interval,
+            filters.range_start(range_name),
+            None,
+            names=("group_by", "interval", "range", "range"),
+        )
+    except BadParameter as exc:
+        return bad_request(request, exc, "Models")
+    return render(
+        request,
+        "models.html",
+        title="Models",
+        models=await service.models(state),
+        chart=charts.series(await service.usage(state, query)),
+        interval=interval,
+        range_name=range_name,
+        ranges={k: v for k, v in filters.RANGE_LABELS.items() if k},
+        intervals=INTERVAL_LABELS,
+    )
