@@ -603,14 +603,16 @@ def bench(c, skip_cold=False):
 
 @task(
     help={
-        "mode": MODE_HELP + "; use a stack with a persistent volume, not test (tmpfs)",
-        "senders": "concurrent OTLP/HTTP senders",
-        "batch": "spans per request",
-        "requests": "requests in total",
+        "mode": MODE_HELP + "; a stack with its database published and on a volume: "
+        "see tests/performance/compose.bench.yml",
+        "workload": "llm (chat spans with prompts and completions, HTTP and DB spans) or bare",
+        "senders": "concurrent OTLP/HTTP senders (closed loop)",
+        "requests": "requests of 512 spans (default: the workload's)",
+        "rate": "also send open loop at this fraction of the measured peak, e.g. 0.8",
     }
 )
-def bench_ingest(c, mode="base", senders=8, batch=500, requests=300):
-    """Measure end-to-end ingest: spans/s committed and export latency p50/p95/p99."""
+def bench_ingest(c, mode="base", workload="llm", senders=4, requests=0, rate=0.0):
+    """Measure ingest: end-to-end spans/s, export latency, CPU, memory, DB-only ceiling."""
     otlp = published(c, mode, "collector", 4318)
     user = os.environ.get("DB_USER", "postgres")
     password = os.environ.get("DB_PASSWORD", "postgres_dev_password")
@@ -624,7 +626,8 @@ def bench_ingest(c, mode="base", senders=8, batch=500, requests=300):
     with c.cd(str(ROOT)):
         c.run(
             f"{sys.executable} tests/performance/ingest_benchmark.py --otlp-url http://{otlp}"
-            f" --senders {senders} --batch {batch} --requests {requests}{db_args}",
+            f" --project {project_name(mode)} --workload {shlex.quote(workload)}"
+            f" --senders {senders} --requests {requests} --rate {rate}{db_args}",
             pty=False,
         )
 
