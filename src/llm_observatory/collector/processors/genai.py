@@ -339,6 +339,7 @@ def _messages_from_events(events: list[Any], depth: int) -> tuple[Any, Any]:
             whole_in = _with_system(
                 _parse_content(attrs.get("gen_ai.input.messages"), depth),
                 attrs.get("gen_ai.system_instructions"),
+                depth,
             )
             whole_out = _parse_content(attrs.get("gen_ai.output.messages"), depth)
         elif (role := _MESSAGE_EVENT_ROLES.get(name)) is not None:
