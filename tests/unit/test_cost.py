@@ -12,8 +12,8 @@ from genai_prices import Usage, calc_price
 from genai_prices.data_snapshot import get_snapshot
 from genai_prices.types import ModelPrice
 
-from llm_observatory.collector import cost as cost_module
-from llm_observatory.collector.cost import (
+from llm_observatory.collector.processors import cost as cost_module
+from llm_observatory.collector.processors.cost import (
     OTEL_TO_GENAI_PRICES_PROVIDER,
     CostCalculator,
     _PriceRates,

@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
-from llm_observatory.collector.genai import (
-    MODEL_PROVIDER_PREFIXES,
+from llm_observatory.collector.processors.genai import (
     extract_llm_fields,
     extract_log_event_messages,
+)
+from llm_observatory.collector.providers import (
+    MODEL_PROVIDER_PREFIXES,
     infer_provider,
     normalize_provider,
 )
