@@ -6,6 +6,8 @@ Plain protobuf construction (no SDK), deterministic for a given seed:
   and ``chat`` client spans carrying the ``gen_ai.*`` attributes, one event each);
 * ``make_llm_metrics_request(n_points)``: ``gen_ai.client.*`` histograms and a counter;
 * ``make_llm_logs_request(n_records)``: GenAI event logs correlated to spans;
+* ``span_request`` / ``simple_span``, ``metrics_request``, ``logs_request`` /
+  ``log_record``: small hand-made requests of given spans, metrics or log records;
 * ``any_value`` / ``key_values``: Python values -> AnyValue / repeated KeyValue;
 * ``to_otlp_json`` / ``to_otlp_json_bytes``: a request in the OTLP/HTTP JSON
   encoding (lowerCamelCase, hex trace/span ids), as an OTLP/HTTP JSON exporter sends it.
@@ -27,10 +29,13 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 BASE_TIME_NS = 1_700_000_000_000_000_000  # 2023-11-14T22:13:20Z
+TRACE_ID = bytes.fromhex("5b8efff798038103d269b633813fc60c")
+SPAN_ID = bytes.fromhex("eee19b7ec3c1b174")
 
 MODELS = (
     ("openai", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "api.openai.com"),
@@ -218,6 +223,65 @@ def make_llm_span_request(
             spans.append(make_llm_span(rng, i, trace_id, parent, trace_start + (j + 1) * 1_000_000))
             i += 1
         trace_start += 50_000_000
+    return req
+
+
+# ------------------------------------------------------- small hand-made requests
+
+
+def simple_span(name: str = "op", **overrides: Any) -> Span:
+    """A valid span (fixed ids, 1 us long); keyword arguments override its fields."""
+    fields: dict[str, Any] = {
+        "trace_id": TRACE_ID,
+        "span_id": SPAN_ID,
+        "name": name,
+        "start_time_unix_nano": BASE_TIME_NS,
+        "end_time_unix_nano": BASE_TIME_NS + 1000,
+    }
+    fields.update(overrides)
+    return Span(**fields)
+
+
+def span_request(*spans: Span, service_name: str | None = "svc") -> ExportTraceServiceRequest:
+    """One resource (with service.name unless None), one scope "test.scope", the spans."""
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    if service_name is not None:
+        rs.resource.attributes.extend(key_values({"service.name": service_name}))
+    ss = rs.scope_spans.add()
+    ss.scope.name = "test.scope"
+    ss.spans.extend(spans)
+    return req
+
+
+def metrics_request(*metrics: metrics_pb2.Metric) -> ExportMetricsServiceRequest:
+    """One resource (service.name metric-svc, host h1), one scope "meter", the metrics."""
+    req = ExportMetricsServiceRequest()
+    rm = req.resource_metrics.add()
+    rm.resource.attributes.extend(key_values({"service.name": "metric-svc", "host": "h1"}))
+    sm = rm.scope_metrics.add()
+    sm.scope.name = "meter"
+    sm.metrics.extend(metrics)
+    return req
+
+
+def log_record(body: Any = None, **fields: Any) -> LogRecord:
+    """A log record at BASE_TIME_NS (unless given) with `body` as its AnyValue body."""
+    fields.setdefault("time_unix_nano", BASE_TIME_NS)
+    record = LogRecord(**fields)
+    if body is not None:
+        record.body.CopyFrom(any_value(body))
+    return record
+
+
+def logs_request(*records: LogRecord, service_name: str = "log-svc") -> ExportLogsServiceRequest:
+    """One resource with service.name, one scope "logger", the log records."""
+    req = ExportLogsServiceRequest()
+    rl = req.resource_logs.add()
+    rl.resource.attributes.extend(key_values({"service.name": service_name}))
+    sl = rl.scope_logs.add()
+    sl.scope.name = "logger"
+    sl.log_records.extend(records)
     return req
 
 

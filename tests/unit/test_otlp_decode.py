@@ -18,7 +18,6 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from opentelemetry.sdk._logs import LoggerProvider
@@ -33,20 +32,23 @@ from llm_observatory.collector.decode import DecodeError, values
 from llm_observatory.collector.decode.protojson import MAX_VALUE_DEPTH
 from otlp_builders import (
     BASE_TIME_NS,
+    SPAN_ID,
+    TRACE_ID,
     any_value,
     key_values,
+    log_record,
+    logs_request,
     make_llm_logs_request,
     make_llm_metrics_request,
     make_llm_span_request,
+    metrics_request,
+    simple_span,
+    span_request,
     to_otlp_json,
     to_otlp_json_bytes,
 )
 
 PB = PROTOBUF
-
-TRACE_ID = bytes.fromhex("5b8efff798038103d269b633813fc60c")
-SPAN_ID = bytes.fromhex("eee19b7ec3c1b174")
-PARENT_ID = bytes.fromhex("eee19b7ec3c1b173")
 
 # Every AnyValue type, nested ones included, with the Python value each must become.
 ALL_VALUE_TYPES = {
@@ -70,29 +72,6 @@ ALL_VALUE_TYPES_PY = {
 
 def _roundtrip_pb(req: ExportTraceServiceRequest):
     return decode_body("traces", req.SerializeToString())
-
-
-def _span_request(*spans: Span, service_name: str | None = "svc") -> ExportTraceServiceRequest:
-    req = ExportTraceServiceRequest()
-    rs = req.resource_spans.add()
-    if service_name is not None:
-        rs.resource.attributes.extend(key_values({"service.name": service_name}))
-    ss = rs.scope_spans.add()
-    ss.scope.name = "test.scope"
-    ss.spans.extend(spans)
-    return req
-
-
-def _good_span(name: str = "op", **overrides) -> Span:
-    fields = {
-        "trace_id": TRACE_ID,
-        "span_id": SPAN_ID,
-        "name": name,
-        "start_time_unix_nano": BASE_TIME_NS,
-        "end_time_unix_nano": BASE_TIME_NS + 1000,
-    }
-    fields.update(overrides)
-    return Span(**fields)
 
 
 # ---------------------------------------------------------------- SDK-encoded spans
@@ -206,9 +185,9 @@ def test_sdk_encoded_spans_same_from_json(sdk_spans):
 
 
 def test_every_any_value_type_round_trips():
-    span = _good_span()
+    span = simple_span()
     span.attributes.extend(key_values(ALL_VALUE_TYPES))
-    rec = _roundtrip_pb(_span_request(span)).records[0]
+    rec = _roundtrip_pb(span_request(span)).records[0]
     assert rec.attributes == ALL_VALUE_TYPES_PY
     # types, not just equality (True == 1, 2.0 == 2)
     assert type(rec.attributes["b"]) is bool
@@ -232,13 +211,13 @@ def test_any_value_each_kind():
 
 
 def test_duplicate_attribute_keys_last_wins():
-    span = _good_span()
+    span = simple_span()
     span.attributes.extend(key_values([("k", "first"), ("n", 1), ("k", "second")]))
-    assert _roundtrip_pb(_span_request(span)).records[0].attributes == {"k": "second", "n": 1}
+    assert _roundtrip_pb(span_request(span)).records[0].attributes == {"k": "second", "n": 1}
 
 
 def test_service_name_default_and_scope_name():
-    req = _span_request(_good_span(), service_name=None)
+    req = span_request(simple_span(), service_name=None)
     req.resource_spans[0].scope_spans[0].scope.name = ""
     rec = _roundtrip_pb(req).records[0]
     assert rec.service_name == "unknown_service"
@@ -248,7 +227,7 @@ def test_service_name_default_and_scope_name():
 
 def test_the_spans_of_one_resource_share_its_attributes():
     # Decoded once per resource (processors edit them only idempotently), not per span.
-    req = _span_request(_good_span("a"), _good_span("b"))
+    req = span_request(simple_span("a"), simple_span("b"))
     a, b = _roundtrip_pb(req).records
     assert a.resource_attributes == {"service.name": "svc"}
     assert a.resource_attributes is b.resource_attributes
@@ -256,11 +235,11 @@ def test_the_spans_of_one_resource_share_its_attributes():
 
 def test_kind_and_status_values():
     spans = [
-        _good_span(f"k{k}", kind=k, status=Status(code=k % 3, message="m" if k == 2 else ""))
+        simple_span(f"k{k}", kind=k, status=Status(code=k % 3, message="m" if k == 2 else ""))
         for k in range(6)
     ]
-    spans.append(_good_span("unknown", kind=99, status=Status(code=7)))
-    recs = _roundtrip_pb(_span_request(*spans)).records
+    spans.append(simple_span("unknown", kind=99, status=Status(code=7)))
+    recs = _roundtrip_pb(span_request(*spans)).records
     assert [r.kind for r in recs] == [
         "unspecified",
         "internal",
@@ -441,7 +420,7 @@ def _rich_trace_request() -> ExportTraceServiceRequest:
     span.kind = Span.SPAN_KIND_CONSUMER
     second = req.resource_spans.add()
     second.resource.attributes.extend(key_values({"service.name": "other-svc"}))
-    second.scope_spans.add().spans.append(_good_span("lonely", kind=Span.SPAN_KIND_PRODUCER))
+    second.scope_spans.add().spans.append(simple_span("lonely", kind=Span.SPAN_KIND_PRODUCER))
     return req
 
 
@@ -645,10 +624,10 @@ def test_json_deeper_than_the_parser_allows_is_a_clean_decode_error():
 
 
 def test_bad_spans_are_rejected_and_the_rest_accepted():
-    good = [_good_span(f"good{i}", span_id=bytes([1, 2, 3, 4, 5, 6, 7, i + 1])) for i in range(3)]
-    zero_trace = _good_span("zero-trace", trace_id=bytes(16))
-    short_span = _good_span("short-span", span_id=b"\x01\x02\x03\x04\x05")
-    req = _span_request(good[0], zero_trace, good[1], short_span, good[2])
+    good = [simple_span(f"good{i}", span_id=bytes([1, 2, 3, 4, 5, 6, 7, i + 1])) for i in range(3)]
+    zero_trace = simple_span("zero-trace", trace_id=bytes(16))
+    short_span = simple_span("short-span", span_id=b"\x01\x02\x03\x04\x05")
+    req = span_request(good[0], zero_trace, good[1], short_span, good[2])
     decoded = _roundtrip_pb(req)
     assert [r.name for r in decoded.records] == ["good0", "good1", "good2"]
     assert decoded.rejected.count == 2
@@ -675,22 +654,22 @@ def test_bad_spans_are_rejected_and_the_rest_accepted():
     ],
 )
 def test_span_rejection_reasons(overrides, reason):
-    decoded = _roundtrip_pb(_span_request(_good_span("bad", **overrides), _good_span("ok")))
+    decoded = _roundtrip_pb(span_request(simple_span("bad", **overrides), simple_span("ok")))
     assert [r.name for r in decoded.records] == ["ok"]
     assert decoded.rejected.count == 1
     assert reason in decoded.rejected.message
 
 
 def test_zero_length_span_and_zero_parent_are_accepted():
-    span = _good_span(end_time_unix_nano=BASE_TIME_NS, parent_span_id=bytes(8))
-    (rec,) = _roundtrip_pb(_span_request(span)).records
+    span = simple_span(end_time_unix_nano=BASE_TIME_NS, parent_span_id=bytes(8))
+    (rec,) = _roundtrip_pb(span_request(span)).records
     assert rec.end_time_unix_nano == rec.start_time_unix_nano
     assert rec.parent_span_id is None
 
 
 def test_rejection_messages_are_bounded_but_counted():
-    spans = [_good_span(f"bad{i}", trace_id=bytes(16)) for i in range(50)]
-    decoded = _roundtrip_pb(_span_request(*spans))
+    spans = [simple_span(f"bad{i}", trace_id=bytes(16)) for i in range(50)]
+    decoded = _roundtrip_pb(span_request(*spans))
     assert decoded.records == []
     assert decoded.rejected.count == 50
     assert len(decoded.rejected.messages) == 5
@@ -730,16 +709,6 @@ def test_llm_span_builder_makes_valid_genai_spans():
 
 
 # ------------------------------------------------------------------------- metrics
-
-
-def _metrics_request(*metrics: metrics_pb2.Metric) -> ExportMetricsServiceRequest:
-    req = ExportMetricsServiceRequest()
-    rm = req.resource_metrics.add()
-    rm.resource.attributes.extend(key_values({"service.name": "metric-svc", "host": "h1"}))
-    sm = rm.scope_metrics.add()
-    sm.scope.name = "meter"
-    sm.metrics.extend(metrics)
-    return req
 
 
 def _all_metric_types() -> ExportMetricsServiceRequest:
@@ -796,7 +765,7 @@ def _all_metric_types() -> ExportMetricsServiceRequest:
     sp.quantile_values.add(quantile=0.5, value=2.0)
     sp.quantile_values.add(quantile=0.99, value=9.5)
 
-    return _metrics_request(gauge, total, updown, hist, exp, summary)
+    return metrics_request(gauge, total, updown, hist, exp, summary)
 
 
 def test_metric_points_of_every_type():
@@ -873,7 +842,7 @@ def test_metric_points_without_time_are_rejected():
     gauge.gauge.data_points.add(time_unix_nano=0, as_double=1.0)
     gauge.gauge.data_points.add(time_unix_nano=BASE_TIME_NS, as_double=2.0)
     empty = metrics_pb2.Metric(name="no-data")  # no data oneof at all: skipped, not counted
-    decoded = records("metrics", _metrics_request(gauge, empty))
+    decoded = records("metrics", metrics_request(gauge, empty))
     assert [p.value for p in decoded.records] == [2.0]
     assert decoded.rejected.count == 1
     assert "'g'" in decoded.rejected.message
@@ -945,27 +914,9 @@ def test_llm_metrics_builder():
 # ---------------------------------------------------------------------------- logs
 
 
-def _logs_request(*records, service_name: str = "log-svc") -> ExportLogsServiceRequest:
-    req = ExportLogsServiceRequest()
-    rl = req.resource_logs.add()
-    rl.resource.attributes.extend(key_values({"service.name": service_name}))
-    sl = rl.scope_logs.add()
-    sl.scope.name = "logger"
-    sl.log_records.extend(records)
-    return req
-
-
-def _log(body=None, **fields):
-    fields.setdefault("time_unix_nano", BASE_TIME_NS)
-    rec = LogRecord(**fields)
-    if body is not None:
-        rec.body.CopyFrom(any_value(body))
-    return rec
-
-
 def test_log_body_types():
     bodies = ["plain text", 42, 1.5, True, b"\x01", ["a", 1], {"msg": "hi", "n": {"x": [1]}}]
-    req = _logs_request(*[_log(b) for b in bodies], _log(None))
+    req = logs_request(*[log_record(b) for b in bodies], log_record(None))
     decoded = decode_body("logs", req.SerializeToString(), PB)
     assert [r.body for r in decoded.records] == [
         "plain text",
@@ -980,8 +931,8 @@ def test_log_body_types():
 
 
 def test_log_fields_severity_and_trace_correlation():
-    req = _logs_request(
-        _log(
+    req = logs_request(
+        log_record(
             "hello",
             observed_time_unix_nano=BASE_TIME_NS + 5,
             severity_number=17,
@@ -990,7 +941,7 @@ def test_log_fields_severity_and_trace_correlation():
             span_id=SPAN_ID,
             attributes=key_values({"code.function": "f"}),
         ),
-        _log("no context", severity_number=0, trace_id=bytes(16), span_id=bytes(8)),
+        log_record("no context", severity_number=0, trace_id=bytes(16), span_id=bytes(8)),
     )
     first, second = records("logs", req).records
     assert first.time_unix_nano == BASE_TIME_NS
@@ -1007,23 +958,25 @@ def test_log_fields_severity_and_trace_correlation():
 
 
 def test_log_event_name_field_and_attribute_fallback():
-    req = _logs_request(
-        _log("a", event_name="gen_ai.choice", attributes=key_values({"event.name": "ignored"})),
-        _log("b", attributes=key_values({"event.name": "gen_ai.user.message"})),
-        _log("c", attributes=key_values({"event.name": 5})),
-        _log("d"),
+    req = logs_request(
+        log_record(
+            "a", event_name="gen_ai.choice", attributes=key_values({"event.name": "ignored"})
+        ),
+        log_record("b", attributes=key_values({"event.name": "gen_ai.user.message"})),
+        log_record("c", attributes=key_values({"event.name": 5})),
+        log_record("d"),
     )
     names = [r.event_name for r in records("logs", req).records]
     assert names == ["gen_ai.choice", "gen_ai.user.message", None, None]
 
 
 def test_log_timestamps_and_rejections():
-    req = _logs_request(
-        _log("observed only", time_unix_nano=0, observed_time_unix_nano=BASE_TIME_NS + 9),
-        _log("no time at all", time_unix_nano=0),
-        _log("bad trace id", trace_id=b"\x01" * 5),
-        _log("bad span id", span_id=b"\x01" * 3),
-        _log("fine"),
+    req = logs_request(
+        log_record("observed only", time_unix_nano=0, observed_time_unix_nano=BASE_TIME_NS + 9),
+        log_record("no time at all", time_unix_nano=0),
+        log_record("bad trace id", trace_id=b"\x01" * 5),
+        log_record("bad span id", span_id=b"\x01" * 3),
+        log_record("fine"),
     )
     decoded = records("logs", req)
     assert [r.body for r in decoded.records] == ["observed only", "fine"]
