@@ -536,6 +536,57 @@ TEST_SELECTIONS = {
     "integration": "tests/integration",
     "smoke": "tests/smoke",
 }
+# Reports of `invoke test --coverage` (reports/, git-ignored, unless LLMO_TEST_REPORTS
+# names another directory); the test-runner container mounts it as /reports.
+REPORTS = Path(ROOT, os.environ.get("LLMO_TEST_REPORTS") or "reports").resolve()
+RUNNER_REPORTS = "/reports"
+# Coverage on by default where this says so (CI sets it): `invoke test` stays the command.
+COVERAGE_VARIABLE = "LLMO_TEST_COVERAGE"
+
+
+def report_args(reports: str, name: str) -> list[str]:
+    """pytest-cov and JUnit arguments writing every report of a run under `reports`."""
+    return [
+        "--cov=llm_observatory",
+        f"--cov-report=html:{reports}/coverage",
+        f"--cov-report=xml:{reports}/coverage.xml",
+        f"--junitxml={reports}/junit-{name}.xml",
+    ]
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def _clear_reports(name: str) -> None:
+    """Remove a previous run's reports, so a run that writes none cannot show stale ones."""
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(REPORTS / "coverage", ignore_errors=True)
+    for stale in (REPORTS / "coverage.xml", REPORTS / f"junit-{name}.xml"):
+        stale.unlink(missing_ok=True)
+
+
+def coverage_total(xml: Path) -> float:
+    """Percent of src/'s lines and branches run, as `coverage report` counts its total."""
+    from xml.etree import ElementTree
+
+    root = ElementTree.parse(xml).getroot()  # noqa: S314 - our own run's report
+    run = int(root.get("lines-covered", 0)) + int(root.get("branches-covered", 0))
+    valid = int(root.get("lines-valid", 0)) + int(root.get("branches-valid", 0))
+    return 100.0 * run / valid if valid else 0.0
+
+
+def _print_reports(name: str) -> None:
+    xml = REPORTS / "coverage.xml"
+    if not xml.exists():
+        print(f"No coverage report was written ({_shown(xml)} missing).")
+        return
+    print(
+        f"\nCoverage of src/llm_observatory: {coverage_total(xml):.1f}% of lines and branches, "
+        "run by the test process (not by the services inside the test stack's containers).\n"
+        f"Reports: {_shown(REPORTS / 'coverage' / 'index.html')}, {_shown(xml)}, "
+        f"{_shown(REPORTS / f'junit-{name}.xml')}"
+    )
 
 
 @task(
@@ -545,36 +596,61 @@ TEST_SELECTIONS = {
         "extra": "further pytest arguments, quoted",
         "in_docker": "run unit + integration tests in the test-runner container, inside "
         "the isolated test stack's network",
+        "coverage": "write coverage (HTML, XML) and JUnit reports into reports/ and print "
+        f"the total (default when {COVERAGE_VARIABLE}=1)",
     }
 )
-def test(c, selection="all", k="", extra="", in_docker=False):
+def test(c, selection="all", k="", extra="", in_docker=False, coverage=False):
     """Run the test suite; the smoke and integration tests start an isolated test stack."""
+    if selection not in TEST_SELECTIONS:
+        raise Exit(
+            f"unknown selection {selection!r}: choose one of {', '.join(TEST_SELECTIONS)}", code=2
+        )
+    coverage = coverage or os.environ.get(COVERAGE_VARIABLE, "").lower() in {"1", "true", "yes"}
+    name = "in-docker" if in_docker else selection
+    if coverage:
+        _clear_reports(name)
     if in_docker:
         if extra or k:
             os.environ["TEST_RUNNER_ARGS"] = " ".join(
                 [TEST_SELECTIONS[selection], f"-k {k!r}" if k else "", extra]
             ).strip()
+        if coverage:
+            os.environ["TEST_RUNNER_REPORT_ARGS"] = " ".join(report_args(RUNNER_REPORTS, name))
+            os.environ["TEST_REPORTS_DIR"] = str(REPORTS)  # mounted as RUNNER_REPORTS
         try:
-            compose(
+            result = compose(
                 c,
                 "test",
                 "--profile runner up --build --abort-on-container-exit "
                 "--exit-code-from test-runner test-runner",
+                warn=True,
             )
+            if coverage and hasattr(os, "getuid") and os.getuid() != 0:
+                # The runner writes as root: hand the reports back to whoever ran this.
+                compose(
+                    c,
+                    "test",
+                    "--profile runner run --rm --no-deps --entrypoint chown test-runner "
+                    f"-R {os.getuid()}:{os.getgid()} {RUNNER_REPORTS}",
+                    warn=True,
+                )
         finally:
             compose(c, "test", "--profile '*' down --volumes --remove-orphans", warn=True)
-        return
-    if selection not in TEST_SELECTIONS:
-        raise Exit(
-            f"unknown selection {selection!r}: choose one of {', '.join(TEST_SELECTIONS)}", code=2
-        )
-    args = [TEST_SELECTIONS[selection]]
-    if k:
-        args.append(f"-k {k!r}")
-    if extra:
-        args.append(extra)
-    with c.cd(str(ROOT)):
-        c.run(f"{sys.executable} -m pytest {' '.join(args)}", pty=False)
+    else:
+        args = [TEST_SELECTIONS[selection]]
+        if k:
+            args.append(f"-k {k!r}")
+        if extra:
+            args.append(extra)
+        if coverage:
+            args += report_args(_shown(REPORTS), name)
+        with c.cd(str(ROOT)):
+            result = c.run(f"{sys.executable} -m pytest {' '.join(args)}", pty=False, warn=True)
+    if coverage:
+        _print_reports(name)
+    if result is None or not result.ok:  # a Result is falsy when it failed
+        raise Exit(code=result.exited if result is not None else 1)
 
 
 # ---------------------------------------------------------------------------
