@@ -1,6 +1,7 @@
-"""examples/otlp/send.py: placeholders, ids, and the README that shows how to send.
+"""examples/otlp: the sample files, send.py's placeholders and ids, the README's commands.
 
-That each sample lands with its rows is tests/smoke/test_otlp_samples.py.
+Checked without a stack (and on the host: the test image carries no examples/); that
+each sample lands with its rows is tests/smoke/test_otlp_samples.py.
 """
 
 from __future__ import annotations
