@@ -6,11 +6,12 @@ Per signal, a chain of small steps, each a callable that edits one record in pla
     metrics  bounds -> PII -> bounds
     logs     bounds -> PII -> bounds
 
-The bounds run again after PII because a placeholder may be longer than what it
-replaced; cost runs last, on the bounded model names. A step that raises refuses that record
-alone (OTLP partial success, with the reason); the other records go on. Resource
-attribute dicts are shared by the records of one resource, so they are redacted once
-per resource and their PII kinds added to each of its records.
+The bounds run again after the steps that write text (GenAI fields come from
+attributes only cut to the value length; a PII placeholder may be longer than what it
+replaced); cost runs last, on the bounded model names. A step that raises refuses
+that record alone (OTLP partial success, with the reason); the other records go on.
+Resource attribute dicts are shared by the records of one resource, so they are
+redacted once per resource and their PII kinds added to each of its records.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ class Processors:
             if signal.name == "traces":
                 steps.append(lambda span: extract_llm_fields(span, depth))
             if self.redactor is not None:
-                steps += [self._redaction(signal), bounds]
+                steps.append(self._redaction(signal))
+            if len(steps) > 1:  # GenAI fields and PII placeholders are new text to bound
+                steps.append(bounds)
             if signal.name == "traces" and self.cost is not None:
                 steps.append(self._price)
             self.chains[signal.name] = steps
