@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
+import string
+import sys
+from concurrent.futures import ThreadPoolExecutor
 
+import pii_reference
 import pytest
 
-from llm_observatory.collector.pii import KINDS, redact_log, redact_span, redact_text
-from llm_observatory.core.records import LogRecordRow, SpanRecord
+from llm_observatory.collector.pii import (
+    CACHE_MAX_CHARS,
+    KINDS,
+    UNSCANNED,
+    Redactor,
+    redact_log,
+    redact_metric_point,
+    redact_span,
+    redact_text,
+)
+from llm_observatory.core.records import LogRecordRow, MetricPointRecord, SpanRecord
 
 # (kind, text with {} where the value goes, a value of that kind)
 VALID = [
@@ -257,3 +271,274 @@ def test_deeply_nested_structure_redacted_without_recursion_error() -> None:
     for _ in range(5000):
         node = node[0]["x"]
     assert node == ["[REDACTED:phone]"]
+
+
+# --- the candidate scan gives exactly the full-text result ----------------------------
+# pii_reference is the implementation that ran each pattern over the whole text with
+# re.sub: what is detected must not change, on any engine.
+
+ENGINES = ("hyperscan", "re2", "re")
+
+# PII, near misses and look-alikes; the generator glues them with and without separators,
+# so context rules (what may touch a value) are exercised as much as the values.
+FRAGMENTS = [
+    *(value for _, _, value in VALID),
+    *(text.split(" ", 1)[-1] for _, text in INVALID),
+    *SECRETS.values(),
+    "a@b.co", "x@y", "@", "@@", "a@", "@b.com", "+1 2 3 4 5 6 7 8", "1-555-123-4567",
+    "1 555.123.4567", "4012888888881881", "1705312345678", "1705312345678901234",
+    "NO9386011117947", "01.02.03.04", "10.0.0.7", "v2.0.1", "3.14159", "19.99", "$1,234.56",
+    "::1", "fe80::1%eth0", "1:2:3:4:5:6:1.2.3.4", "a:b:c:d:e:f:1:2", "sk-abcdefghijklmnopqrstu",
+    "ASIAABCDEFGHIJKLMNOP", "ghp_abcdefghijklmnopqrstuvwxyzabcdefghij",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcdefgh123", "bearer  xyz1234567890abcdefg==",
+    "BEARER tokenwith1digit12345", "bEaReR abcdef1234567890abcdef", "Authorization:",
+    "550e8400-e29b-41d4-a716-446655440000", "4bf92f3577b34da6a3ce929d0e0e4736", "2024-01-15",
+    "10:30:00Z", "31/12/2024", "gpt-4o-2024-08-06", "claude-3-5-sonnet@20240620",
+    "numpy==1.26.4", "Python 3.11.7", "B-12", "12345", "9:30", "é", "ß1", "日本", "\u00a0", "٣",
+]  # fmt: skip
+SEPARATORS = ["", "", " ", " ", "  ", "\n", ".", ",", "-", "_", "+", "@", ":", "(", ")", "/", "é"]
+ALPHABET = string.ascii_letters + string.digits + " .-+@:()_%/=\néß"
+
+
+def _chunk(rng: random.Random) -> str:
+    roll = rng.random()
+    if roll < 0.55:
+        return rng.choice(FRAGMENTS)
+    if roll < 0.7:
+        return "".join(rng.choice(ALPHABET) for _ in range(rng.randint(1, 12)))
+    if roll < 0.85:
+        return "".join(rng.choice(string.digits + " .-") for _ in range(rng.randint(1, 25)))
+    if roll < 0.93:  # a value with a few characters changed
+        chars = list(rng.choice(FRAGMENTS))
+        for _ in range(rng.randint(1, 3)):
+            chars[rng.randrange(len(chars))] = rng.choice(ALPHABET)
+        return "".join(chars)
+    return rng.choice(["Lorem ipsum dolor sit amet ", "Order 12345 cost 19.99 EUR. ", "x" * 300])
+
+
+def random_text(rng: random.Random) -> str:
+    parts = []
+    for _ in range(rng.choice([1, 2, 3, 5, 8, 20, 60])):  # short values and long texts
+        parts += [_chunk(rng), rng.choice(SEPARATORS)]
+    return "".join(parts)
+
+
+@pytest.fixture(params=ENGINES)
+def redactor(request: pytest.FixtureRequest) -> Redactor:
+    return Redactor(engine=request.param, cache_size=0)
+
+
+def test_random_texts_redacted_exactly_as_the_full_text_patterns_did(redactor: Redactor) -> None:
+    rng = random.Random(20251)
+    differ = []
+    detected = 0
+    for _ in range(4000):
+        text = random_text(rng)
+        found: set[str] = set()
+        got = redactor.text(text, found)
+        want = pii_reference.redact_text(text)
+        detected += bool(want[1])
+        if (got, found) != want:
+            differ.append(text)
+    assert not differ, differ[:3]
+    assert 1000 < detected < 4000  # the texts hold PII and look-alikes, not one or the other
+
+
+def test_engine_forced_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ENGINES:
+        monkeypatch.setenv("LLMO_PII_ENGINE", name)
+        assert Redactor().engine.name == name
+    monkeypatch.setenv("LLMO_PII_ENGINE", "pcre")
+    with pytest.raises(ValueError, match="unknown PII engine"):
+        Redactor()
+
+
+def test_engine_falls_back_when_the_best_does_not_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LLMO_PII_ENGINE", raising=False)
+    assert Redactor().engine.name == "hyperscan"
+    monkeypatch.setitem(sys.modules, "hyperscan", None)  # import raises ImportError
+    assert Redactor().engine.name == "re2"
+    monkeypatch.setitem(sys.modules, "re2", None)
+    assert Redactor().engine.name == "re"
+
+
+# --- hostile values: correct here, fast in tests/performance/pii_benchmark.py ---------
+
+SIZE = 64 * 1024
+
+
+def _fill(unit: str) -> str:
+    return (unit * (SIZE // len(unit) + 1))[:SIZE]
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "unit",
+        "@",
+        "8203651749",
+        ".",
+        "+",
+        "1.1.1.1.",
+        "a:1:",
+        "::",
+        "sk-",
+        "1 2 3 45 678 ",
+        "Bearer ",
+        "a@",
+    ],
+)
+def test_hostile_value_without_pii_unchanged(redactor: Redactor, unit: str) -> None:
+    text = _fill(unit)
+    assert redactor.text(text, found := set()) == text
+    assert found == set()
+
+
+@pytest.mark.parametrize(
+    ("unit", "kind"),
+    [("1.1.1.1 ", "ip_address"), ("a@b.co ", "email"), ("555-123-4567 ", "phone")],
+)
+def test_hostile_value_of_back_to_back_pii_all_redacted(
+    redactor: Redactor, unit: str, kind: str
+) -> None:
+    text = unit * (SIZE // len(unit))
+    assert redactor.text(text, found := set()) == f"[REDACTED:{kind}] " * (SIZE // len(unit))
+    assert found == {kind}
+
+
+def test_hostile_digits_with_one_card_at_the_start(redactor: Redactor) -> None:
+    # Only the first position may start a card; everything after it is one long number.
+    text = "4111111111111111 " + "7" * SIZE
+    assert redactor.text(text, set()) == "[REDACTED:credit_card] " + "7" * SIZE
+
+
+# --- cache -----------------------------------------------------------------------------
+
+
+def test_cache_returns_the_kinds_again_and_stays_bounded() -> None:
+    redactor = Redactor(cache_size=3)
+    for _ in range(2):  # the second round is answered from the cache
+        found: set[str] = set()
+        assert redactor.text("mail jane@example.com", found) == "mail [REDACTED:email]"
+        assert found == {"email"}
+        assert redactor.text("production", found) == "production"
+    assert "production" in redactor._cache
+    for index in range(10):
+        redactor.text(f"value {index}", set())
+    assert len(redactor._cache) <= 3
+
+
+def test_cache_only_for_short_strings() -> None:
+    redactor = Redactor()
+    long_text = "x" * (CACHE_MAX_CHARS + 1)
+    redactor.text(long_text, set())
+    redactor.text("gpt-4o", set())
+    assert long_text not in redactor._cache
+    assert "gpt-4o" in redactor._cache
+    uncached = Redactor(cache_size=0)
+    assert uncached.text("gpt-4o", set()) == "gpt-4o"
+    assert not uncached._cache
+
+
+# --- cap on what one string may cost --------------------------------------------------
+
+
+def test_text_over_the_cap_is_scanned_up_to_it_and_the_rest_replaced() -> None:
+    redactor = Redactor(max_scan_bytes=4096)
+    head = "mail jane@example.com, " + ("word, " * 1000)[: 4096 - 23]
+    tail = "call 555-123-4567 " * 300
+    assert len(head) == 4096
+    redacted = redactor.text(head + tail, found := set())
+    # Cut at the last space before the cap, the rest replaced: no phone number is kept.
+    assert redacted == "mail [REDACTED:email], " + head[23:-1] + UNSCANNED
+    assert found == {"email"}
+    # Exactly at the cap: scanned whole, nothing cut.
+    at_cap = ("a" * 4070) + " 555-123-4567 ok"
+    assert len(at_cap) <= 4096
+    assert redactor.text(at_cap, set()) == ("a" * 4070) + " [REDACTED:phone] ok"
+
+
+def test_cap_never_keeps_the_first_half_of_a_value() -> None:
+    redactor = Redactor(max_scan_bytes=4096)
+    for offset in range(4060, 4100):  # the card straddles the cap at every position
+        text = "x" * offset + " 4111 1111 1111 1111 and more text after it"
+        redacted = redactor.text(text, set())
+        assert "4111" not in redacted, offset
+        assert redacted.endswith(UNSCANNED) or "[REDACTED:credit_card]" in redacted, offset
+
+
+def test_cap_below_the_cut_window_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_scan_bytes"):
+        Redactor(max_scan_bytes=100)
+
+
+# --- places the collector stored unredacted before -----------------------------------
+
+
+def test_span_resource_attributes_and_scope_name_redacted() -> None:
+    span = make_span()
+    span.resource_attributes = {"host.ip": "10.1.2.3", "service.name": "4012888888881881"}
+    span.scope_name = "tenant jane@example.com"
+    Redactor().span(span)
+    assert span.resource_attributes == {
+        "host.ip": "[REDACTED:ip_address]",
+        "service.name": "4012888888881881",  # a safe key
+    }
+    assert span.scope_name == "tenant [REDACTED:email]"
+
+
+def test_span_resource_left_alone_when_redacted_once_per_resource() -> None:
+    span = make_span()
+    span.resource_attributes = {"host.ip": "10.1.2.3"}
+    Redactor().span(span, resource=False)
+    assert span.resource_attributes == {"host.ip": "10.1.2.3"}
+
+
+def test_log_resource_attributes_and_scope_name_redacted() -> None:
+    row = LogRecordRow(
+        time_unix_nano=1,
+        body="ok",
+        scope_name="lib 10.0.0.1",
+        resource_attributes={"owner": "jane@example.com"},
+    )
+    Redactor().log(row)
+    assert row.scope_name == "lib [REDACTED:ip_address]"
+    assert row.resource_attributes == {"owner": "[REDACTED:email]"}
+    assert row.pii_types == ["email", "ip_address"]
+
+
+def test_metric_point_attributes_resource_and_scope_redacted() -> None:
+    point = MetricPointRecord(
+        metric_name="http.server.duration",
+        metric_type="histogram",
+        time_unix_nano=1,
+        scope_name="meter for jane@example.com",
+        attributes={"client.address": "203.0.113.9", "http.route": "/v1/chat", "n": 3},
+        resource_attributes={"host.ip": "2001:db8::1"},
+    )
+    kinds = redact_metric_point(point)
+    assert point.attributes == {
+        "client.address": "[REDACTED:ip_address]",
+        "http.route": "/v1/chat",
+        "n": 3,
+    }
+    assert point.resource_attributes == {"host.ip": "[REDACTED:ip_address]"}
+    assert point.scope_name == "meter for [REDACTED:email]"
+    assert kinds == {"email", "ip_address"}
+
+
+def test_attributes_idempotent_so_a_shared_resource_may_be_redacted_again() -> None:
+    redactor = Redactor()
+    attrs = {"a": "jane@example.com 10.0.0.1", "b": ["+14155552671"]}
+    redactor.attributes(attrs, first := set())
+    once = dict(attrs)
+    redactor.attributes(attrs, second := set())
+    assert attrs == once and first == {"email", "ip_address", "phone"} and second == set()
+
+
+def test_redactor_in_another_thread_has_its_own_scan_space() -> None:
+    redactor = Redactor(cache_size=0)
+    text = "x " * 200 + "mail jane@example.com"
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: redactor.text(text, set()), range(50)))
+    assert set(results) == {"x " * 200 + "mail [REDACTED:email]"}
