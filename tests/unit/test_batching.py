@@ -145,3 +145,85 @@ async def test_stop_drains_what_is_queued():
     await queue.stop()
     await asyncio.gather(*tasks)
     assert sorted(seen) == [0, 1, 2, 3, 4]
+
+
+async def test_refusals_come_back_to_each_submitter_at_its_own_positions():
+    gate = asyncio.Event()
+    batches: list[list[str]] = []
+
+    async def handler(items):
+        await gate.wait()
+        batches.append(list(items))
+        return [(i, f"bad {item}") for i, item in enumerate(items) if item.startswith("bad")]
+
+    queue = make_queue(handler)
+    queue.start()
+    blocker = asyncio.create_task(queue.submit(["first"]))
+    await asyncio.sleep(0.01)  # the next three share one batch
+    a = asyncio.create_task(queue.submit(["a0", "bad-a1", "a2"]))
+    b = asyncio.create_task(queue.submit(["b0", "b1"]))
+    c = asyncio.create_task(queue.submit(["bad-c0", "c1", "bad-c2"]))
+    await asyncio.sleep(0.01)
+    gate.set()
+    assert await blocker == []
+    assert await a == [(1, "bad bad-a1")]
+    assert await b == []
+    assert await c == [(0, "bad bad-c0"), (2, "bad bad-c2")]
+    assert len(batches) == 2 and len(batches[1]) == 8  # one batch, positions 0..7 in it
+    await queue.stop()
+
+
+async def test_max_bytes_refuses_beyond_the_queued_size_and_recovers():
+    gate = asyncio.Event()
+
+    async def handler(items):
+        await gate.wait()
+
+    queue = make_queue(handler, size=len, max_bytes=100)
+    queue.start()
+    for _ in range(2):  # the second round sees the bytes of the first released
+        gate.clear()
+        pending = asyncio.create_task(queue.submit(["x" * 60]))
+        await asyncio.sleep(0.01)
+        with pytest.raises(QueueFull, match="60 of 100 bytes"):
+            await queue.submit(["y" * 41])
+        fits = asyncio.create_task(queue.submit(["y" * 40]))
+        await asyncio.sleep(0.01)
+        gate.set()
+        await asyncio.gather(pending, fits)
+    await queue.stop()
+
+
+async def test_one_entry_larger_than_max_bytes_passes_alone():
+    seen: list[int] = []
+
+    async def handler(items):
+        seen.append(sum(map(len, items)))
+
+    queue = make_queue(handler, size=len, max_bytes=100)
+    queue.start()
+    await queue.submit(["x" * 500])  # the request limits admitted it; the queue was empty
+    assert seen == [500]
+    await queue.stop()
+
+
+async def test_batch_bytes_ends_a_batch_without_splitting_an_export():
+    batches: list[list[int]] = []
+    gate = asyncio.Event()
+
+    async def handler(items):
+        batches.append([len(item) for item in items])
+        await gate.wait()
+
+    queue = make_queue(handler, size=len, batch_bytes=100)
+    queue.start()
+    blocker = asyncio.create_task(queue.submit(["b"]))
+    await asyncio.sleep(0.01)
+    tasks = [asyncio.create_task(queue.submit(["x" * 30, "x" * 10])) for _ in range(5)]
+    tasks.append(asyncio.create_task(queue.submit(["x" * 150])))  # alone over the limit
+    await asyncio.sleep(0.01)
+    gate.set()
+    await asyncio.gather(blocker, *tasks)
+    # 40 bytes per export: two fit in 100, a third would not; the 150-byte one goes alone
+    assert batches == [[1], [30, 10, 30, 10], [30, 10, 30, 10], [30, 10], [150]]
+    await queue.stop()
