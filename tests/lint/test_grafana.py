@@ -208,3 +208,58 @@ def test_prometheus_and_alertmanager_run_in_the_test_stack_only_by_profile_elsew
     overlay = raw(ROOT / "docker-compose.test.yml")["services"]
     assert overlay["prometheus"]["profiles"] == []
     assert overlay["alertmanager"]["profiles"] == []
+
+
+# ---------------------------------------------------------------------------
+# Links into the web UI
+# ---------------------------------------------------------------------------
+
+
+def _ui_variable(board: dict) -> dict:
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert "ui_url" in variables, f"{board['title']} has no ui_url variable"
+    return variables["ui_url"]
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
+def test_every_dashboard_links_to_the_ui(path):
+    board = json.loads(path.read_text())
+    variable = _ui_variable(board)
+    assert variable["type"] == "textbox"
+    # The default is where the stack publishes the API (and so the UI) by default.
+    api = resolved(BASE)["services"]["api"]
+    published = next(int(p["published"]) for p in api["ports"] if int(p["target"]) == 8080)
+    assert variable["query"] == variable["current"]["value"] == f"http://localhost:{published}"
+    links = [link for link in board["links"] if link.get("url", "").startswith("${ui_url}")]
+    assert links and links[0]["type"] == "link", "no dashboard link to the UI"
+    assert links[0]["url"] == "${ui_url}/traces"
+
+
+def _trace_tables(board: dict) -> list[dict]:
+    return [
+        panel
+        for panel in config.panels(board)
+        if panel["type"] == "table"
+        and any(
+            re.search(r"\bSELECT\s+trace_id\b", t.get("rawSql", ""), re.I) for t in panel["targets"]
+        )
+    ]
+
+
+def test_trace_ids_in_tables_open_the_uis_trace_page():
+    from llm_observatory.api.ui.pages import router
+
+    assert "/traces/{trace_id}" in {route.path for route in router.routes}
+    tables = [panel for board in config.dashboards().values() for panel in _trace_tables(board)]
+    assert tables, "no dashboard table lists trace ids"
+    for panel in tables:
+        overrides = panel["fieldConfig"]["overrides"]
+        links = [
+            prop["value"]
+            for o in overrides
+            if o["matcher"] == {"id": "byName", "options": "trace_id"}
+            for prop in o["properties"]
+            if prop["id"] == "links"
+        ]
+        assert links, f"{panel['title']}: trace_id has no data link"
+        assert links[0][0]["url"] == "${ui_url}/traces/${__value.raw}", panel["title"]
