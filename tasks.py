@@ -43,7 +43,12 @@ AIRGAP_ENV = ROOT / ".ci" / "airgap.env"
 SERVICE_URLS: dict[str, list[tuple[int, str]]] = {
     "collector": [(4318, "http://{host}:{port}/v1/traces"), (4317, "grpc {host}:{port}")],
     "storage": [(8080, "http://{host}:{port}/health")],
-    "api": [(8080, "http://{host}:{port}/docs"), (8080, "http://{host}:{port}/graphql")],
+    # The web UI first: it is what a person opens; then the API's docs.
+    "api": [
+        (8080, "http://{host}:{port}/"),
+        (8080, "http://{host}:{port}/docs"),
+        (8080, "http://{host}:{port}/graphql"),
+    ],
     "grafana": [(3000, "http://{host}:{port}")],
     "prometheus": [(9090, "http://{host}:{port}")],
     "alertmanager": [(9093, "http://{host}:{port}")],
@@ -141,6 +146,16 @@ def service_url(container: dict) -> str:
     return ", ".join(f"{host}:{port}" for host, port in sorted(published.values()))
 
 
+def ui_hint(c: Context, mode: str) -> str:
+    """Where the web UI is and who signs in, for the line after the status table."""
+    result = compose(c, mode, "port api 8080", hide=True, warn=True)
+    address = (result.stdout.strip() if result and result.ok else "").rsplit(":", 1)
+    if len(address) != 2:
+        return ""
+    user = os.environ.get("UI_ADMIN_USER", "admin")
+    return f"Open the UI: http://localhost:{address[1]}/ (sign in as {user}, UI_ADMIN_PASSWORD)"
+
+
 def status_table(c: Context, mode: str) -> tuple[str, bool]:
     result = compose(c, mode, "ps --all --format json", hide=True, warn=True)
     containers = _parse_ps_json(result.stdout if result else "")
@@ -229,7 +244,7 @@ def up(c, mode="base", build=False, services="", profile="", timeout=300):
             f"`{compose_command(mode, 'logs --tail 50 SERVICE')}`",
             code=1,
         )
-    print("\nLLM Observatory is ready.")
+    print("\nLLM Observatory is ready.", ui_hint(c, mode))
 
 
 @task(
@@ -263,17 +278,121 @@ def status(c, mode="base"):
         )
 
 
+# `invoke logs` with a filter: the services' lines merged in time order, readable.
+LOG_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
+_LOG_LINE = re.compile(r"^(?P<container>\S+?)(?:-\d+)?\s+\| (?P<stamp>\S+) ?(?P<text>.*)$")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# Level words of the lines that are not ours (PostgreSQL, Redis, Prometheus...).
+_TEXT_LEVELS = {
+    "debug": "debug",
+    "info": "info",
+    "log": "info",
+    "notice": "info",
+    "warn": "warning",
+    "warning": "warning",
+    "error": "error",
+    "fatal": "critical",
+    "panic": "critical",
+}
+_TEXT_LEVEL = re.compile(r"\b(" + "|".join(_TEXT_LEVELS) + r")\b", re.IGNORECASE)
+_SINCE = re.compile(r"^(\d+(s|m|h|d)|\d{4}-\d\d-\d\d[T ][\d:.]+(Z|[+-]\d\d:?\d\d)?)$")
+
+
+def parse_log_line(raw: str) -> tuple[str, str, str, str] | None:
+    """(time, service, level, message) of a `docker compose logs --timestamps` line."""
+    match = _LOG_LINE.match(_ANSI.sub("", raw).rstrip("\n"))
+    if not match:
+        return None
+    stamp, service, text = match["stamp"], match["container"], match["text"]
+    try:
+        record = json.loads(text) if text.startswith("{") else None
+    except ValueError:
+        record = None
+    if isinstance(record, dict) and "event" in record:
+        level = str(record.pop("level", "info")).lower()
+        logger, event = record.pop("logger", ""), record.pop("event")
+        exception = record.pop("exception", None)
+        for key in ("timestamp", "service"):
+            record.pop(key, None)
+        extras = " ".join(f"{key}={value}" for key, value in record.items())
+        message = f"{logger}: {event}" if logger else str(event)
+        message = f"{message}  {extras}" if extras else message
+        if exception:
+            message = f"{message}\n{exception}"
+        return stamp, service, level, message
+    word = _TEXT_LEVEL.search(text[:80])
+    return stamp, service, _TEXT_LEVELS[word[1].lower()] if word else "info", text
+
+
+def format_log_line(parsed: tuple[str, str, str, str]) -> str:
+    stamp, service, level, message = parsed
+    return f"{stamp[11:23]} {service:<14} {level.upper():<8} {message}"
+
+
+def log_filter(level: str, grep: str):  # type: ignore[no-untyped-def]
+    least = LOG_LEVELS[level]
+    needle = grep.lower()
+
+    def keep(parsed: tuple[str, str, str, str]) -> bool:
+        return LOG_LEVELS.get(parsed[2], 20) >= least and needle in parsed[3].lower()
+
+    return keep
+
+
+class _FilteredLogStream:
+    """What invoke writes while following: each whole line filtered and formatted."""
+
+    def __init__(self, keep) -> None:  # type: ignore[no-untyped-def]
+        self.keep = keep
+        self.partial = ""
+
+    def write(self, data: str) -> None:
+        lines = (self.partial + data).split("\n")
+        self.partial = lines.pop()
+        for line in lines:
+            parsed = parse_log_line(line)
+            if parsed and self.keep(parsed):
+                print(format_log_line(parsed), flush=True)
+
+    def flush(self) -> None:
+        return
+
+
 @task(
     help={
         "mode": MODE_HELP,
-        "service": "only this service (default: all)",
+        "service": "comma-separated services (default: all)",
         "follow": "keep following new lines",
         "tail": "lines to show from the end of each log",
+        "level": f"least level shown: {', '.join(LOG_LEVELS)} (merged output)",
+        "grep": "only lines containing this text, any case (merged output)",
+        "since": "only lines newer than this: 10m, 2h, 1d or a time (2026-05-01T12:00:00Z)",
+        "plain": "docker compose's own output, service by service (no merging)",
     }
 )
-def logs(c, mode="base", service="", follow=False, tail=200):
-    """Show service logs."""
-    compose(c, mode, f"logs --tail {tail}{' --follow' if follow else ''} {service}")
+def logs(
+    c, mode="base", service="", follow=False, tail=200, level="", grep="", since="", plain=False
+):
+    """Show the services' logs: merged in time order and readable, or --plain."""
+    if level and level not in LOG_LEVELS:
+        raise Exit(f"--level must be one of {', '.join(LOG_LEVELS)}, not {level!r}", code=2)
+    if since and not _SINCE.match(since):
+        raise Exit(f"--since takes 10m, 2h, 1d or an ISO time, not {since!r}", code=2)
+    services = " ".join(name for name in service.split(",") if name)
+    flags = f"--tail {tail}" + (f" --since {since}" if since else "")
+    if plain:
+        compose(c, mode, f"logs {flags}{' --follow' if follow else ''} {services}".strip())
+        return
+    keep = log_filter(level or "debug", grep)
+    args = f"logs --no-color --timestamps {flags}"
+    if follow:
+        stream = _FilteredLogStream(keep)
+        compose(c, mode, f"{args} --follow {services}", out_stream=stream, pty=False)
+        return
+    result = compose(c, mode, f"{args} {services}", hide="out", pty=False)
+    lines = [parsed for raw in result.stdout.splitlines() if (parsed := parse_log_line(raw))]
+    for parsed in sorted((p for p in lines if keep(p)), key=lambda p: p[0]):
+        print(format_log_line(parsed))
 
 
 # ---------------------------------------------------------------------------
@@ -519,14 +638,28 @@ def lint(c):
         dockerfiles = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("**/Dockerfile*"))
         dockerfiles = [
             p for p in dockerfiles if not p.startswith((".venv", ".")) and "node_modules" not in p
-        ] + sorted(
-            str(p.relative_to(ROOT)) for p in (ROOT / ".ci").glob("**/Dockerfile")
-        )
+        ] + sorted(str(p.relative_to(ROOT)) for p in (ROOT / ".ci").glob("**/Dockerfile"))
         if dockerfiles:
             c.run(f"hadolint {' '.join(dockerfiles)}", pty=False)
     for mode in MODES:
         if all((ROOT / name).exists() for name in MODES[mode]):
             compose(c, mode, "config --quiet", pty=False)
+
+
+UI_ASSETS = ROOT / "src" / "llm_observatory" / "api" / "ui" / "assets"
+
+
+@task
+def ui_assets(c):
+    """Fetch the UI's npm files (web UI, /docs, /graphql, axe-core) for an API run on the host.
+
+    Images fetch them in their own build stage; `npm ci` installs exactly the versions
+    of api/ui/assets/package-lock.json into its node_modules (git-ignored).
+    """
+    if shutil.which("npm") is None:
+        raise Exit("npm is not installed: apt-get install -y npm", code=1)
+    with c.cd(str(UI_ASSETS)):
+        c.run("npm ci", pty=False)
 
 
 TEST_SELECTIONS = {
