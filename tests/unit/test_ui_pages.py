@@ -496,3 +496,39 @@ def test_page_text_is_escaped(monkeypatch):
     text = client.get("/traces").text
     assert "<script>alert(1)</script>" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+def _external_urls(html: str) -> list[str]:
+    return [u for u in re.findall(r"""(?:src|href)=["']([^"']+)""", html) if "//" in u]
+
+
+def test_docs_and_graphiql_load_nothing_from_other_sites(monkeypatch):
+    stub_service(monkeypatch)
+    client, *_ = make_ui(graphql_playground=True)
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "/ui/vendor/swagger-ui-dist/swagger-ui-bundle.js" in docs.text
+    assert _external_urls(docs.text) == []
+    assert '"validatorUrl": null' in docs.text  # no call to the online validator
+    ide = client.get("/graphql", headers={"accept": "text/html"})
+    assert ide.status_code == 200
+    assert "/ui/vendor/graphiql/graphiql.min.js" in ide.text
+    assert "/ui/vendor/react/umd/react.production.min.js" in ide.text
+    assert _external_urls(ide.text) == []
+
+
+def test_vendor_files_are_only_those_package_json_lists(monkeypatch, tmp_path):
+    stub_service(monkeypatch)
+    listed = tmp_path / "uplot" / "dist" / "uPlot.iife.min.js"
+    listed.parent.mkdir(parents=True)
+    listed.write_text("/* uplot */")
+    (tmp_path / "uplot" / "package.json").write_text("{}")
+    (tmp_path / "secret.txt").write_text("no")
+    client, *_ = make_ui(ui_assets_dir=str(tmp_path))
+    served = client.get("/ui/vendor/uplot/dist/uPlot.iife.min.js")
+    assert served.status_code == 200 and served.text == "/* uplot */"
+    assert "max-age" in served.headers["cache-control"]
+    for path in ("uplot/package.json", "secret.txt", "../secret.txt", "%2e%2e/secret.txt"):
+        assert client.get(f"/ui/vendor/{path}").status_code == 404, path
+    # Listed but not fetched (npm ci never ran): a 404, not a 500.
+    assert client.get("/ui/vendor/graphiql/graphiql.min.js").status_code == 404

@@ -61,6 +61,7 @@ from llm_observatory.api.schemas import (
     UserList,
 )
 from llm_observatory.api.state import ApiState, api_state
+from llm_observatory.api.ui.docs import OfflineGraphQLRouter
 
 TraceDetailType = object_type(TraceDetail)
 TraceListType = object_type(TraceList)
@@ -227,8 +228,9 @@ schema = _Schema(
 
 def make_graphql_router(playground: bool) -> GraphQLRouter:
     # The path on the route itself (not an include prefix): the request metrics label
-    # requests with the matched route's own path.
-    return GraphQLRouter(
+    # requests with the matched route's own path. GraphiQL's page loads its files from
+    # the stack (api/ui/docs.py), not from a CDN.
+    return OfflineGraphQLRouter(
         schema,
         path="/graphql",
         graphql_ide="graphiql" if playground else None,
