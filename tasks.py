@@ -668,6 +668,7 @@ TEST_SELECTIONS = {
     "lint": "tests/lint",
     "integration": "tests/integration",
     "smoke": "tests/smoke",
+    "browser": "tests/browser",
 }
 # Reports of `invoke test --coverage` (reports/, git-ignored, unless LLMO_TEST_REPORTS
 # names another directory); the test-runner container mounts it as /reports.
