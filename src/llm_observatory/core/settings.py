@@ -192,7 +192,7 @@ class CollectorSettings(StorageTokenSettings, CommonSettings):
         return self._insecure_token()
 
     def weak_secrets(self) -> list[str]:
-        if not self.ingest_api_keys.strip():
+        if not any(entry.strip() for entry in self.ingest_api_keys.split(",")):  # " , ": none
             return ["open OTLP ingest: set INGEST_API_KEYS (name:key pairs)"]
         return []
 
