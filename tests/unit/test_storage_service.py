@@ -1,0 +1,203 @@
+"""Storage's ingest API (storage/service.py) in process: its checks before anything is
+queued, and its answers, in front of a table writer that we control."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import psycopg
+import pytest
+
+from llm_observatory.core.records import SpanRecord
+from llm_observatory.core.settings import StorageSettings
+from llm_observatory.core.signals import SIGNALS
+from llm_observatory.storage.service import IngestApp, Storage
+from llm_observatory.storage.writer import TableWriter, WriteResult
+
+TOKEN = "test-storage-token-0123456789"
+AUTH = {"authorization": f"Bearer {TOKEN}"}
+MAX_BODY = 4096
+
+
+def span(name: str) -> SpanRecord:
+    return SpanRecord(
+        trace_id="5b8efff798038103d269b633813fc60c",
+        span_id="eee19b7ec3c1b174",
+        parent_span_id=None,
+        name=name,
+        kind="client",
+        start_time_unix_nano=1_700_000_000_000_000_000,
+        end_time_unix_nano=1_700_000_000_000_001_000,
+    )
+
+
+ENCODE = SIGNALS["traces"].table.row_encoder()
+
+
+def body(*names: str, header: str | None = None) -> bytes:
+    lines = [header if header is not None else SIGNALS["traces"].table.header]
+    lines += [ENCODE(span(name)) for name in names]
+    return ("\n".join(lines) + "\n").encode()
+
+
+class FakeWriter:
+    """Replaces TableWriter.write_rows: records batches, refuses rows, stalls or fails."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[bytes]] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.refuse: set[bytes] = set()
+        self.error: Exception | None = None
+
+    async def write_rows(self, writer: TableWriter, rows):
+        await self.gate.wait()
+        if self.error is not None:
+            raise self.error
+        self.batches.append(list(rows))
+        refused = [(i, "value too long") for i, row in enumerate(rows) if row in self.refuse]
+        return WriteResult(inserted=len(rows) - len(refused), refused=refused)
+
+
+@pytest.fixture
+async def service(monkeypatch):
+    fake = FakeWriter()
+
+    async def write_rows(self, rows):
+        return await fake.write_rows(self, rows)
+
+    monkeypatch.setattr(TableWriter, "write_rows", write_rows)
+    settings = StorageSettings(
+        storage_ingest_token=TOKEN, max_ingest_body_bytes=MAX_BODY, max_queue_size=4
+    )
+    storage = Storage(settings, pool=None)  # type: ignore[arg-type]
+    storage.start()
+    app = IngestApp(storage)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://storage") as client:
+        yield client, fake, app
+    fake.gate.set()
+    await storage.stop()
+
+
+async def test_rows_are_written_and_refusals_come_back_by_position(service):
+    client, fake, _ = service
+    fake.refuse = {ENCODE(span("bad")).encode()}
+    response = await client.post("/v1/ingest/traces", content=body("a", "bad", "b"), headers=AUTH)
+    assert response.status_code == 200
+    assert response.json() == {"accepted": 2, "rejected": [[1, "value too long"]]}
+    assert fake.batches == [[ENCODE(span(n)).encode() for n in ("a", "bad", "b")]]
+
+
+async def test_an_empty_batch_is_fine(service):
+    client, _, _ = service
+    response = await client.post("/v1/ingest/traces", content=body(), headers=AUTH)
+    assert response.status_code == 200
+    assert response.json() == {"accepted": 0, "rejected": []}
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"authorization": "Bearer wrong"}, {"authorization": TOKEN}]
+)
+async def test_401_without_the_token(service, headers):
+    client, fake, _ = service
+    response = await client.post("/v1/ingest/traces", content=body("a"), headers=headers)
+    assert response.status_code == 401
+    assert "STORAGE_INGEST_TOKEN" in response.json()["error"]
+    assert fake.batches == []
+
+
+async def test_404_and_405(service):
+    client, _, _ = service
+    assert (await client.post("/v1/ingest/profiles", content=b"", headers=AUTH)).status_code == 404
+    assert (await client.post("/v1/other", content=b"", headers=AUTH)).status_code == 404
+    assert (await client.get("/v1/ingest/traces", headers=AUTH)).status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (body("a", header="start_time\tend_time"), "the first line must be the columns"),
+        (body() + ENCODE(span("a")).replace("\t", " ", 3).encode() + b"\n", "row 0 has"),
+        (body("a") + b"one\ttwo\n", "row 1 has 2 fields"),
+        (body("a")[:-1], "ending in a newline"),
+        (body("a").replace(b"client", b"\xff\xfe"), "not UTF-8"),
+        (b"", "ending in a newline"),
+    ],
+)
+async def test_400_for_a_body_that_is_not_rows_of_this_version(service, content, match):
+    client, fake, _ = service
+    response = await client.post("/v1/ingest/traces", content=content, headers=AUTH)
+    assert response.status_code == 400
+    assert match in response.json()["error"]
+    assert fake.batches == []
+
+
+class _Receive:
+    def __init__(self, chunks: int, size: int = 1024) -> None:
+        self.left, self.size, self.served = chunks, size, 0
+
+    async def __call__(self) -> dict:
+        self.left -= 1
+        self.served += 1
+        return {"type": "http.request", "body": b"x" * self.size, "more_body": self.left > 0}
+
+
+async def _call(app, headers, receive) -> int:
+    sent: list[dict] = []
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/ingest/traces",
+        "headers": [(b"authorization", f"Bearer {TOKEN}".encode()), *headers],
+    }
+    await app(scope, receive, send)
+    return sent[0]["status"]
+
+
+async def test_413_by_content_length_before_reading(service):
+    _, fake, app = service
+    receive = _Receive(chunks=100)
+    assert await _call(app, [(b"content-length", str(MAX_BODY + 1).encode())], receive) == 413
+    assert receive.served == 0
+    assert fake.batches == []
+
+
+async def test_413_while_streaming_a_body_without_length(service):
+    _, fake, app = service
+    receive = _Receive(chunks=100)
+    assert await _call(app, [], receive) == 413
+    assert receive.served == MAX_BODY // receive.size + 1  # stopped past the limit
+    assert fake.batches == []
+
+
+async def test_503_when_the_queue_is_full(service):
+    client, fake, _ = service
+    fake.gate.clear()  # the database stalls
+    first = asyncio.create_task(
+        client.post("/v1/ingest/traces", content=body("a", "b", "c"), headers=AUTH)
+    )
+    await asyncio.sleep(0.05)
+    response = await client.post("/v1/ingest/traces", content=body("d", "e"), headers=AUTH)
+    assert response.status_code == 503
+    assert int(response.headers["retry-after"]) >= 1
+    assert "queue full" in response.json()["error"]
+    fake.gate.set()
+    assert (await first).status_code == 200
+
+
+async def test_503_when_the_database_fails_and_when_tables_are_missing(service):
+    client, fake, _ = service
+    fake.error = psycopg.OperationalError("connection refused")
+    response = await client.post("/v1/ingest/traces", content=body("a"), headers=AUTH)
+    assert response.status_code == 503
+    assert "connection refused" in response.json()["error"]
+    fake.error = psycopg.errors.UndefinedTable('relation "spans" does not exist')
+    response = await client.post("/v1/ingest/traces", content=body("a"), headers=AUTH)
+    assert response.status_code == 503
+    assert "does not exist yet" in response.json()["error"]
