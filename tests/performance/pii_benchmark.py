@@ -35,7 +35,7 @@ import pii_reference as reference
 from llm_observatory.collector.pii import Redactor
 from llm_observatory.core.records import SpanRecord
 
-ENGINES = ("hyperscan", "re2", "re")
+ENGINES = ("re2", "hyperscan", "re")
 KIB = 1024
 
 _SENTENCES = (
@@ -183,7 +183,7 @@ def bench_spans(count: int) -> list[tuple[str, float]]:
     rows = [("reference (re.sub over the text)", timed(lambda: _reference_span))]
     for engine in ENGINES:
         rows.append((engine, timed(lambda e=engine: Redactor(engine=e).span)))
-    rows.append(("hyperscan, no cache", timed(lambda: Redactor(cache_size=0).span)))
+    rows.append(("re2, no cache", timed(lambda: Redactor(engine="re2", cache_size=0).span)))
     return rows
 
 

@@ -37,6 +37,8 @@ VALID = [
     ("credit_card", "card {}", "4111-1111-1111-1111"),
     ("credit_card", "card {}", "5500005555555559"),
     ("credit_card", "amex {}", "3782 822463 10005"),
+    ("credit_card", "card {}.", "4111 1111 1111 1111 003"),
+    ("credit_card", "amex {}", "3782-822463-10005"),
     ("us_ssn", "SSN {} on file", "123-45-6789"),
     ("iban", "IBAN {} please", "DE89 3704 0044 0532 0130 00"),
     ("iban", "pay {}", "GB82WEST12345698765432"),
@@ -277,7 +279,7 @@ def test_deeply_nested_structure_redacted_without_recursion_error() -> None:
 # pii_reference is the implementation that ran each pattern over the whole text with
 # re.sub: what is detected must not change, on any engine.
 
-ENGINES = ("hyperscan", "re2", "re")
+ENGINES = ("re2", "hyperscan", "re")
 
 # PII, near misses and look-alikes; the generator glues them with and without separators,
 # so context rules (what may touch a value) are exercised as much as the values.
@@ -295,6 +297,8 @@ FRAGMENTS = [
     "550e8400-e29b-41d4-a716-446655440000", "4bf92f3577b34da6a3ce929d0e0e4736", "2024-01-15",
     "10:30:00Z", "31/12/2024", "gpt-4o-2024-08-06", "claude-3-5-sonnet@20240620",
     "numpy==1.26.4", "Python 3.11.7", "B-12", "12345", "9:30", "é", "ß1", "日本", "\u00a0", "٣",
+    "4111 1111 1111 1111 111", "4111-1111-1111-1111-111", "3782-822463-10005", "3782 822463 1000",
+    "4111 1111 1111 1111 1111", "2223 0031 2200 3222", "6011-0009-9013-9424",
 ]  # fmt: skip
 SEPARATORS = ["", "", " ", " ", "  ", "\n", ".", ",", "-", "_", "+", "@", ":", "(", ")", "/", "é"]
 ALPHABET = string.ascii_letters + string.digits + " .-+@:()_%/=\néß"
@@ -325,6 +329,8 @@ def random_text(rng: random.Random) -> str:
 
 @pytest.fixture(params=ENGINES)
 def redactor(request: pytest.FixtureRequest) -> Redactor:
+    if request.param == "hyperscan":
+        pytest.importorskip("hyperscan")  # a development dependency, where it has wheels
     return Redactor(engine=request.param, cache_size=0)
 
 
@@ -345,6 +351,7 @@ def test_random_texts_redacted_exactly_as_the_full_text_patterns_did(redactor: R
 
 
 def test_engine_forced_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("hyperscan")
     for name in ENGINES:
         monkeypatch.setenv("LLMO_PII_ENGINE", name)
         assert Redactor().engine.name == name
@@ -354,11 +361,12 @@ def test_engine_forced_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_engine_falls_back_when_the_best_does_not_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("hyperscan")
     monkeypatch.delenv("LLMO_PII_ENGINE", raising=False)
-    assert Redactor().engine.name == "hyperscan"
-    monkeypatch.setitem(sys.modules, "hyperscan", None)  # import raises ImportError
     assert Redactor().engine.name == "re2"
-    monkeypatch.setitem(sys.modules, "re2", None)
+    monkeypatch.setitem(sys.modules, "re2", None)  # import raises ImportError
+    assert Redactor().engine.name == "hyperscan"
+    monkeypatch.setitem(sys.modules, "hyperscan", None)
     assert Redactor().engine.name == "re"
 
 
@@ -374,7 +382,6 @@ def _fill(unit: str) -> str:
 @pytest.mark.parametrize(
     "unit",
     [
-        "unit",
         "@",
         "8203651749",
         ".",
@@ -386,6 +393,8 @@ def _fill(unit: str) -> str:
         "1 2 3 45 678 ",
         "Bearer ",
         "a@",
+        "4111 ",
+        "(555) ",
     ],
 )
 def test_hostile_value_without_pii_unchanged(redactor: Redactor, unit: str) -> None:
@@ -536,8 +545,8 @@ def test_attributes_idempotent_so_a_shared_resource_may_be_redacted_again() -> N
     assert attrs == once and first == {"email", "ip_address", "phone"} and second == set()
 
 
-def test_redactor_in_another_thread_has_its_own_scan_space() -> None:
-    redactor = Redactor(cache_size=0)
+def test_one_redactor_shared_by_threads(redactor: Redactor) -> None:
+    # Hyperscan's scan space may not be shared by two scans at once: one per thread.
     text = "x " * 200 + "mail jane@example.com"
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda _: redactor.text(text, set()), range(50)))

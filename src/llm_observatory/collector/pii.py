@@ -31,39 +31,42 @@ the positions where a kind could start (its look-behind context and first charac
 each kind's exact pattern then runs anchored at those positions only, with the checks
 (Luhn, IBAN length and mod-97, SSN rules, IPv4 octets, IPv6 via ``ipaddress``, e-mail
 local and domain limits). Work is linear in the text in the worst case: the engine reads
-it once per change (a pass that redacts something has the new text scanned again, at
-most once per kind), and each candidate reads a bounded window, or one run of token
-characters no other candidate of its kind starts inside. The output is exactly that of
+it a bounded number of times (once more after each kind that redacts something, since
+the later kinds run on the redacted text), and each candidate reads a bounded window,
+or one run of characters no other candidate of its kind reads (a key, a Bearer token,
+an e-mail domain, which ends at the next '@'). The output is exactly that of
 running each pattern over the whole text with ``re.sub`` (tests check it against that
 implementation on random texts).
 
-Engine: Hyperscan (PyPI ``hyperscan``), all kinds in one scan with start-of-match
-reporting; where its wheel is missing, RE2 (``google-re2``), one linear pass per kind
-that the text's cheap counts leave in play; else Python's ``re`` over the same short
-fixed-width patterns (linear too: no pattern repeats unboundedly). ``LLMO_PII_ENGINE``
-forces one. Measured with tests/performance/pii_benchmark.py on a shared 2-core
-machine (rough figures; the full-text ``re.sub`` version is the "before"):
+Engine (pii_scan): RE2 (PyPI ``google-re2``): one pass of an RE2 set over the text
+says which candidate patterns occur at all, then RE2 finds each start of those. Where
+RE2 has no wheel, Python's ``re`` over short fixed-width patterns (linear too, no
+pattern repeats unboundedly, but no faster than the old code on prose); Hyperscan
+(PyPI ``hyperscan``, a development dependency) can be chosen with ``LLMO_PII_ENGINE``.
+Measured with tests/performance/pii_benchmark.py, CPU time on a shared 2-core machine
+(rough; "re.sub" is the old code, every pattern over the whole text):
 
-=============================================  =========  =========  =====  =====
-                                               re.sub     hyperscan  re2    re
-=============================================  =========  =========  =====  =====
-realistic LLM span (~2.5 KB of content), µs    192        58         306    249
-prose with digits, µs per KiB                  86         8.6        116    93
-1 MiB of '@', ms                               11,171     25         11     11
-1 MiB of digits, ms                            33         8.4        14     16
-1 MiB of '.' / '+' / '::' / 'sk-', ms          5          2          2      2
-1 MiB of '1.1.1.1.' repeated, ms               78         9.4        710    196
-1 MiB of ':' and hex, ms                       45         7.4        18     39
-1 MiB of spaces and digits, ms                 50         8.8        15     35
-1 MiB of "4111 " repeated, ms                  79         138        339    122
-1 MiB of "a@" repeated, ms                     10,302     477        921    359
-=============================================  =========  =========  =====  =====
+=============================================  ======  =====  =========  =====
+                                               re.sub  re2    hyperscan  re
+=============================================  ======  =====  =========  =====
+realistic LLM span (~2.5 KB of content), µs    170     39     46         200
+the same without the cache, µs                         51
+prose with digits, µs per KiB                  84      5.1    8.8        86
+1 MiB of '@' / of "a@" repeated, ms            9,500   3      23         11/304
+1 MiB of digits, ms                            28      4.4    7.8        14
+1 MiB of '.' / '+' / '::' / 'sk-', ms          4-5     2      2          2
+1 MiB of "1.1.1.1." repeated, ms               69      5.9    7.6        166
+1 MiB of ':' and hex, ms                       36      6.4    6.8        37
+1 MiB of spaces and digits / "4111 ", ms       51/70   5/4    9/14       32/107
+1 MiB of e-mails back to back, ms              160     430    176        157
+1 MiB of IPv4 addresses back to back, ms       262     459    234        390
+=============================================  ======  =====  =========  =====
 
-Hyperscan, because it is the only one faster than the full-text patterns on realistic
-spans (3x less CPU per span, 10x per KiB of prose) and every hostile value above stays
-under 50 ms but those dense in candidates ("4111 " and "a@" repeated, still linear:
-each candidate costs one anchored match of a few microseconds). RE2 and ``re`` are
-linear but slower than the old code on prose: they are the fallback, not the choice.
+RE2, because on realistic spans and prose it costs the least (4x less CPU per span
+than the old code, 16x less per KiB of prose) and every hostile value without PII
+stays under 10 ms. Hyperscan is 2-3x faster only on values packed with real PII, where
+each value found costs about 3 µs with RE2 (one more search and one anchored match);
+the cap below bounds that too.
 
 Strings up to ``CACHE_MAX_CHARS`` characters are cached (attribute values such as
 "production" or a model name, and system prompts, repeat on every span): bounded,

@@ -13,16 +13,22 @@ pattern and inside none, which keeps each pattern a superset of the exact one (P
 ``\\w`` also covers non-ASCII letters; the exact check decides those). A sentinel space
 before the text stands for "start of text", which every look-behind allows.
 
-Engines, best first; ``LLMO_PII_ENGINE`` (``hyperscan``, ``re2``, ``re``) forces one:
+Engines, best first; ``LLMO_PII_ENGINE`` (``re2``, ``hyperscan``, ``re``) forces one:
 
-* ``hyperscan``: all patterns in one pass (DFA/SIMD), with start-of-match reporting;
-* ``re2``: one linear-time RE2 pass per pattern the text can need;
-* ``re``: the same short fixed-width patterns with Python's ``re``: still linear,
-  because none repeats unboundedly (a position costs at most the pattern's width).
+* ``re2`` (google-re2): one pass of an RE2 set of all patterns tells which occur at
+  all (in prose, usually none), then, for those, RE2 searches again from one past each
+  start found; the fastest on realistic text (see pii.py for the figures);
+* ``hyperscan``: all patterns in one pass with start-of-match reporting; faster than
+  RE2 only on texts dense with candidates; a development dependency, kept to measure;
+* ``re``: shorter fixed-width patterns with Python's ``re.finditer``, where RE2 has no
+  wheel: still linear, because none repeats unboundedly (a position costs at most the
+  pattern's width), but no faster than the full-text patterns on prose.
 
-For RE2 and ``re`` the matches of one pattern must not overlap, because they resume
-after each match: each pattern's characters after the context are all characters
-its context forbids, so no later candidate can start inside an earlier one.
+Hyperscan and RE2 use the longer patterns (fewer candidates in prose: years, prices)
+and find every start, overlapping or not. ``finditer`` resumes after each match, so
+the ``re`` patterns must not overlap: each one's characters after its context are all
+characters that context forbids, so no later candidate can start inside an earlier
+one.
 """
 
 from __future__ import annotations
@@ -33,11 +39,15 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-# (name, pattern, tighter pattern for Hyperscan or None): the match starts one character
-# before the candidate, at its context character, so in sentinel-shifted data the match
-# start is the candidate's offset in the text. Names are those of the passes in
-# pii_rules. Hyperscan reports overlapping matches, so its patterns may read further
-# (fewer candidates in prose: years, prices); the others must not overlap (see above).
+# What may follow a grouped card number: not a word character or '-', not [.,] and a
+# digit, nor, for a number grouped by spaces, a space and a digit (a further group).
+_AFTER_SPACED = rb"(?:[^A-Za-z0-9_ .,-]|[ .,](?:[^0-9]|$)|$)"
+_AFTER_DASHED = rb"(?:[^A-Za-z0-9_.,-]|[.,](?:[^0-9]|$)|$)"
+
+# (name, short pattern for re, longer patterns for Hyperscan and RE2 if not the same):
+# a match starts one character before the candidate, at its context character, so in
+# sentinel-shifted data the match start is the candidate's offset in the text. Names
+# are those of the passes in pii_rules.
 PATTERNS: tuple[tuple[str, bytes, bytes | tuple[bytes, ...] | None], ...] = (
     (
         "api_key",
@@ -48,7 +58,13 @@ PATTERNS: tuple[tuple[str, bytes, bytes | tuple[bytes, ...] | None], ...] = (
     ),
     ("bearer", rb"[^A-Za-z0-9_][Bb][Ee][Aa][Rr][Ee][Rr]", None),
     # A local-part character, then the '@': the start is the '@' in the text.
-    ("email", rb"[A-Za-z0-9._%+-]@", rb"[A-Za-z0-9._%+-]@[A-Za-z0-9]"),
+    (
+        "email",
+        rb"[A-Za-z0-9._%+-]@",
+        # A domain holds a dot and two letters: "a@a@a@..." has no candidate. Each
+        # domain ends at the next '@', so no character is read for two candidates.
+        rb"[A-Za-z0-9._%+-]@[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2}",
+    ),
     (
         "iban",
         rb"[^A-Za-z0-9][A-Z]{2}[0-9]{2}",
@@ -57,8 +73,15 @@ PATTERNS: tuple[tuple[str, bytes, bytes | tuple[bytes, ...] | None], ...] = (
     (
         "card",
         rb"[^A-Za-z0-9_.-][2-6][0-9]{3}",
-        rb"[^A-Za-z0-9_.-][2-6][0-9]{3}(?:[0-9]{9}|[ -][0-9]{4}[ -][0-9]{4}[ -][0-9]{4}"
-        rb"|[ -][0-9]{6}[ -][0-9]{4})",
+        # Grouped forms with what may follow the last group (no further group, letter,
+        # '-' or decimals), so that a run of 4-digit groups holds no candidate.
+        (
+            rb"[^A-Za-z0-9_.-][2-6][0-9]{12}",
+            rb"[^A-Za-z0-9_.-][2-6][0-9]{3}(?: [0-9]{4}){3}(?: [0-9]{3})?" + _AFTER_SPACED,
+            rb"[^A-Za-z0-9_.-][2-6][0-9]{3}(?:-[0-9]{4}){3}(?:-[0-9]{3})?" + _AFTER_DASHED,
+            rb"[^A-Za-z0-9_.-][2-6][0-9]{3} [0-9]{6} [0-9]{4,5}" + _AFTER_SPACED,
+            rb"[^A-Za-z0-9_.-][2-6][0-9]{3}-[0-9]{6}-[0-9]{4,5}" + _AFTER_DASHED,
+        ),
     ),
     ("ssn", rb"[^A-Za-z0-9_-][0-8][0-9]{2}-", rb"[^A-Za-z0-9_-][0-8][0-9]{2}-[0-9]{2}-[0-9]{4}"),
     ("phone_e164", rb"[^A-Za-z0-9_+-]\+[1-9]", rb"[^A-Za-z0-9_+-]\+[1-9](?:[ .-]?[0-9]){7}"),
@@ -70,8 +93,8 @@ PATTERNS: tuple[tuple[str, bytes, bytes | tuple[bytes, ...] | None], ...] = (
     (
         "phone_na",
         rb"[^A-Za-z0-9_+-][1-9]",
-        # Two patterns: with start-of-match reporting, Hyperscan gives one start per end
-        # and "1 555.123.4" ends where "555.123.4" does.
+        # Two patterns: Hyperscan reports one start per end, and "1 555.123.4" ends
+        # where "555.123.4" does.
         (
             rb"[^A-Za-z0-9_+-]1[ .-]?[2-9][0-9]{2}(?:-[0-9]{3}-|\.[0-9]{3}\.)[0-9]",
             rb"[^A-Za-z0-9_+-][2-9][0-9]{2}(?:-[0-9]{3}-|\.[0-9]{3}\.)[0-9]",
@@ -98,6 +121,11 @@ def count_digits(data: bytes) -> int:
     return len(data) - len(data.translate(None, b"0123456789"))
 
 
+def _expressions(index: int) -> tuple[bytes, ...]:
+    _, short, longer = PATTERNS[index]
+    return (longer,) if isinstance(longer, bytes) else longer or (short,)
+
+
 class Candidates:
     """The candidate offsets of one text, per pass name, in ascending order."""
 
@@ -106,21 +134,23 @@ class Candidates:
     def __init__(
         self,
         data: bytes,
-        found: list[list[int]] | None,
+        found: list[list[int] | None],
         scan_one: Callable[[bytes, int], list[int]] | None,
+        complete: bool,
     ) -> None:
         self._data = data
-        self._found = found
+        self._found = found  # None: not looked for yet
         self._scan_one = scan_one
-        # True when every pass's candidates are known already (no further scans).
-        self.complete = found is not None
+        # True when asking for a pass that has no candidates costs nothing.
+        self.complete = complete
 
     def starts(self, name: str) -> list[int]:
         index = _INDEX[name]
-        if self._found is not None:
-            return self._found[index]
-        assert self._scan_one is not None
-        return self._scan_one(self._data, index)
+        found = self._found[index]
+        if found is None:
+            assert self._scan_one is not None
+            found = self._found[index] = self._scan_one(self._data, index)
+        return found
 
 
 # --- engines -------------------------------------------------------------------------
@@ -138,8 +168,8 @@ class _Hyperscan:
         # Expression id -> pattern index. Each expression has an id of its own: Hyperscan
         # reports one match per id and end offset.
         self._pattern_of: list[int] = []
-        for index, (_, pattern, tight) in enumerate(PATTERNS):
-            for expression in (tight,) if isinstance(tight, bytes) else tight or (pattern,):
+        for index in range(len(PATTERNS)):
+            for expression in _expressions(index):
                 expressions.append(expression)
                 self._pattern_of.append(index)
         self._db.compile(
@@ -163,15 +193,15 @@ class _Hyperscan:
             data = to_scan_bytes(text)
         reports: list[list[int]] = [[] for _ in self._pattern_of]
         self._db.scan(data, match_event_handler=_on_match, context=reports, scratch=self._scratch())
-        found: list[list[int]] = [[] for _ in PATTERNS]
+        found: list[list[int] | None] = [[] for _ in PATTERNS]
         for expression, starts in enumerate(reports):
             if starts:
-                found[self._pattern_of[expression]] += starts
+                found[self._pattern_of[expression]] += starts  # type: ignore[operator]
         for starts in found:
-            if len(starts) > 1:
+            if starts and len(starts) > 1:
                 # One report per match end: a start can come twice and out of order.
                 starts[:] = sorted(set(starts))
-        return Candidates(data, found, None)
+        return Candidates(data, found, None, True)
 
 
 def _on_match(
@@ -180,36 +210,64 @@ def _on_match(
     reports[expression].append(start)
 
 
-class _Finditer:
-    """RE2 or Python re: one pass per pattern, and only for the passes that run."""
+class _Re2:
+    name = "re2"
 
-    def __init__(self, name: str, compile_: Callable[[bytes], Any]) -> None:
-        self.name = name
-        self._patterns = [compile_(pattern) for _, pattern, _ in PATTERNS]
+    def __init__(self) -> None:
+        import re2
+
+        options = re2.Options()
+        options.encoding = re2.Options.Encoding.LATIN1  # bytes are bytes: the data is ASCII
+        self._set = re2.Set.SearchSet(options)
+        # Set index -> (pattern index, compiled expression)
+        self._expressions: list[tuple[int, Any]] = []
+        for index in range(len(PATTERNS)):
+            for expression in _expressions(index):
+                self._set.Add(expression)
+                self._expressions.append((index, re2.compile(expression, options=options)))
+        self._set.Compile()
+
+    def scan(self, text: str, data: bytes | None = None) -> Candidates:
+        if data is None:
+            data = to_scan_bytes(text)
+        found: list[list[int] | None] = [[] for _ in PATTERNS]
+        for number in self._set.Match(data) or ():
+            index, expression = self._expressions[number]
+            starts: list[int] = found[index]  # type: ignore[assignment]
+            search = expression.search
+            match = search(data, 0)
+            # From one past each start: every start, even inside an earlier match; each
+            # search reads on from where the last one started, so the total stays linear.
+            while match is not None:
+                starts.append(match.start())
+                match = search(data, match.start() + 1)
+        for starts in found:
+            if starts and len(starts) > 1:
+                starts[:] = sorted(set(starts))
+        return Candidates(data, found, None, True)
+
+
+class _PythonRe:
+    """Python's re with the short patterns: one finditer per pass that runs."""
+
+    name = "re"
+
+    def __init__(self) -> None:
+        self._patterns = [re.compile(short) for _, short, _ in PATTERNS]
 
     def _scan_one(self, data: bytes, index: int) -> list[int]:
         return [match.start() for match in self._patterns[index].finditer(data)]
 
     def scan(self, text: str, data: bytes | None = None) -> Candidates:
-        return Candidates(to_scan_bytes(text) if data is None else data, None, self._scan_one)
-
-
-def _re2() -> _Finditer:
-    import re2
-
-    options = re2.Options()
-    options.encoding = re2.Options.Encoding.LATIN1  # bytes are bytes: the data is ASCII
-    return _Finditer("re2", lambda pattern: re2.compile(pattern, options=options))
-
-
-def _python_re() -> _Finditer:
-    return _Finditer("re", re.compile)
+        if data is None:
+            data = to_scan_bytes(text)
+        return Candidates(data, [None] * len(PATTERNS), self._scan_one, False)
 
 
 _FACTORIES: dict[str, Callable[[], Any]] = {
+    "re2": _Re2,
     "hyperscan": _Hyperscan,
-    "re2": _re2,
-    "re": _python_re,
+    "re": _PythonRe,
 }
 
 
