@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -19,12 +20,16 @@ from pathlib import Path
 import pytest
 
 from llm_observatory.core.settings import DEVELOPMENT_SECRETS
+from otlp_builders import make_llm_span_request
 from stack_support import ROOT, Stack, env_example, free_port, process_start_time
 
 OUR_SERVICES = ("collector", "storage", "api")
 DEBUG_PORTS = {"collector": 5678, "storage": 5679, "api": 5680}
 # Every secret the prod stack's preflight checks, each fresh and long enough.
 SECRETS = {name: f"s3cret-{name.lower()}-{uuid.uuid4().hex}" for name in DEVELOPMENT_SECRETS}
+# Production refuses open OTLP ingest: one key, whose name lands with the rows.
+INGEST_KEY = uuid.uuid4().hex
+SECRETS["INGEST_API_KEYS"] = f"prod-test:{INGEST_KEY}"
 
 
 def free_ports() -> dict[str, str]:
@@ -94,13 +99,33 @@ def test_prod_publishes_neither_database_nor_redis(prod):
         assert not _inspect(prod, service)["HostConfig"]["PortBindings"], service
 
 
-def test_prod_stack_ingests(prod):
+def test_prod_stack_ingests_only_with_a_key(prod):
     url = prod.url("collector", 4318, "/v1/traces")
-    request = urllib.request.Request(
-        url, data=b"{}", headers={"content-type": "application/json"}, method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
+    service = f"prod-{uuid.uuid4().hex[:8]}"
+    body = make_llm_span_request(3, service_name=service).SerializeToString()
+
+    def post(headers: dict[str, str]) -> int:
+        request = urllib.request.Request(
+            url,
+            data=body,
+            headers={"content-type": "application/x-protobuf", **headers},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    assert post({}) == 401
+    assert post({"authorization": "Bearer not-a-key-of-ours"}) == 401
+    assert post({"x-api-key": INGEST_KEY}) == 200
+    stored = prod.psql(
+        f"SELECT count(*), min(ingest_key) FROM spans WHERE service_name = '{service}'",
+        prod.var("DB_USER", "postgres"),
+        SECRETS["DB_PASSWORD"],
+    ).stdout.strip()
+    assert stored == "3|prod-test", stored
 
 
 def test_prod_refuses_development_secrets_and_names_them(prod):
