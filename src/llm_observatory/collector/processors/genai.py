@@ -563,8 +563,11 @@ def _extract(span: SpanRecord, attrs: dict[str, Any], depth: int) -> None:
     span.input_tokens = input_tokens
     span.output_tokens = output_tokens
     total = _first_int(attrs, _TOTAL_TOKEN_KEYS)
-    if total is None and input_tokens is not None and output_tokens is not None:
-        total = input_tokens + output_tokens
+    if total is None and input_tokens is not None:
+        if output_tokens is not None:
+            total = input_tokens + output_tokens
+        elif operation == "embeddings":  # embeddings produce no output tokens
+            total = input_tokens
     span.total_tokens = total
     span.cache_read_tokens = _first_int(attrs, _CACHE_READ_KEYS)
     span.cache_creation_tokens = _first_int(attrs, _CACHE_CREATION_KEYS)
