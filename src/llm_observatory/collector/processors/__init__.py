@@ -16,6 +16,7 @@ redacted once per resource and their PII kinds added to each of its records.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter as Tally
 from collections.abc import Callable
 from typing import Any
@@ -53,7 +54,11 @@ class Processors:
         if settings.enable_cost_calculation:
             self.cost = CostCalculator(settings.cost_price_file or None)
             self.cost.on_miss = _count_cost_miss
-        self.redactor = _redactor(settings) if settings.enable_pii_detection else None
+        self.redactor = (
+            pii.Redactor(max_scan_bytes=settings.pii_max_scan_bytes)
+            if settings.enable_pii_detection
+            else None
+        )
         depth = limits.max_message_depth
         self.chains: dict[str, list[Step]] = {}
         for signal in SIGNALS.values():
@@ -72,9 +77,9 @@ class Processors:
     def _redaction(self, signal: Signal) -> Step:
         redactor = self.redactor
         assert redactor is not None
-        return {"traces": redactor.span, "metrics": redactor.metric_point, "logs": redactor.log}[
-            signal.name
-        ]
+        # Resources are redacted once each, before the records (see run()).
+        redact = {"traces": redactor.span, "metrics": redactor.metric_point, "logs": redactor.log}
+        return functools.partial(redact[signal.name], resource=False)
 
     def _price(self, span: Any) -> None:
         if span.is_llm:
@@ -134,23 +139,6 @@ class Processors:
             metrics.PII_DETECTIONS.labels(kind).inc(count)
         for provider, count in providers.items():
             metrics.LLM_SPANS.labels(provider).inc(count)
-
-
-class _LegacyRedactor:  # TEMPORARY until pii.Redactor lands
-    span = staticmethod(pii.redact_span)
-    log = staticmethod(pii.redact_log)
-    attributes = staticmethod(pii.redact_attributes)
-
-    @staticmethod
-    def metric_point(point: Any) -> None:
-        pii.redact_attributes(point.attributes, set())
-
-
-def _redactor(settings: CollectorSettings) -> Any:
-    factory = getattr(pii, "Redactor", None)
-    if factory is None:
-        return _LegacyRedactor()
-    return factory(max_scan_bytes=settings.pii_max_scan_bytes)
 
 
 def _count_cost_miss(provider: str | None, model: str | None) -> None:
