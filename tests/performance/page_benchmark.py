@@ -29,6 +29,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from api_benchmark import percentile  # noqa: E402 - beside this file
+
 from llm_observatory.core.settings import ApiSettings  # noqa: E402
 
 TARGET_MS = 150.0
@@ -45,11 +47,6 @@ SAMPLES = {
     "prompt": "SELECT input_messages::text FROM spans WHERE input_messages IS NOT NULL "
     "AND start_time > now() - interval '1 day' ORDER BY start_time DESC LIMIT 1",
 }
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def samples(database_url: str) -> dict[str, str | None]:

@@ -52,6 +52,26 @@ def _list_context(request: Request, fields: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
+async def _list_page(
+    request: Request, title: str, parse: Any, answer: Any, fields: tuple[str, ...], **extra: Any
+) -> Response:
+    """A list page: its filters parsed (422 page if bad), one service call, its template."""
+    try:
+        query = parse(request.query_params)
+    except BadParameter as exc:
+        return bad_request(request, exc, title)
+    page = await answer(api_state(request), query)
+    return render(
+        request,
+        f"{title.lower()}.html",
+        title=title,
+        page=page,
+        **_list_context(request, fields),
+        **await _choices(request),
+        **extra,
+    )
+
+
 @router.get("/")
 async def home() -> Response:
     return RedirectResponse("/traces", status_code=303)
@@ -59,19 +79,13 @@ async def home() -> Response:
 
 @router.get("/traces")
 async def traces(request: Request) -> Response:
-    try:
-        query = filters.trace_query(request.query_params)
-    except BadParameter as exc:
-        return bad_request(request, exc, "Traces")
-    page = await service.list_traces(api_state(request), query)
-    return render(
+    return await _list_page(
         request,
-        "traces.html",
-        title="Traces",
-        page=page,
+        "Traces",
+        filters.trace_query,
+        service.list_traces,
+        filters.TRACE_FIELDS,
         sorts=filters.SORT_LABELS,
-        **_list_context(request, filters.TRACE_FIELDS),
-        **await _choices(request),
     )
 
 
@@ -100,18 +114,8 @@ async def trace(request: Request, trace_id: Id) -> Response:
 
 @router.get("/sessions")
 async def sessions(request: Request) -> Response:
-    try:
-        query = filters.session_query(request.query_params)
-    except BadParameter as exc:
-        return bad_request(request, exc, "Sessions")
-    page = await service.list_sessions(api_state(request), query)
-    return render(
-        request,
-        "sessions.html",
-        title="Sessions",
-        page=page,
-        **_list_context(request, filters.SESSION_FIELDS),
-        **await _choices(request),
+    return await _list_page(
+        request, "Sessions", filters.session_query, service.list_sessions, filters.SESSION_FIELDS
     )
 
 
@@ -131,18 +135,8 @@ async def session(request: Request, session_id: Id) -> Response:
 
 @router.get("/users")
 async def users(request: Request) -> Response:
-    try:
-        query = filters.user_query(request.query_params)
-    except BadParameter as exc:
-        return bad_request(request, exc, "Users")
-    page = await service.list_users(api_state(request), query)
-    return render(
-        request,
-        "users.html",
-        title="Users",
-        page=page,
-        **_list_context(request, filters.USER_FIELDS),
-        **await _choices(request),
+    return await _list_page(
+        request, "Users", filters.user_query, service.list_users, filters.USER_FIELDS
     )
 
 
@@ -156,19 +150,13 @@ async def user(request: Request, user_id: Id) -> Response:
 
 @router.get("/logs")
 async def logs(request: Request) -> Response:
-    try:
-        query = filters.log_query(request.query_params)
-    except BadParameter as exc:
-        return bad_request(request, exc, "Logs")
-    page = await service.list_logs(api_state(request), query)
-    return render(
+    return await _list_page(
         request,
-        "logs.html",
-        title="Logs",
-        page=page,
+        "Logs",
+        filters.log_query,
+        service.list_logs,
+        filters.LOG_FIELDS,
         severities=filters.SEVERITY_LABELS,
-        services=await service.services(api_state(request)),
-        **_list_context(request, filters.LOG_FIELDS),
     )
 
 
