@@ -167,3 +167,29 @@ def test_a_conversation_is_used_by_one_run_at_a_time():
         conversations.checkin(conversation)
     again = conversations.checkout()
     assert again.session_id in ids  # a checked-in conversation goes on
+
+
+def test_the_playground_command_tags_the_instrumentations_spans_too(monkeypatch, capsys):
+    """main() builds its providers after the scenarios: the ids must still reach them."""
+    from types import SimpleNamespace
+
+    from opentelemetry.sdk._logs import LoggerProvider
+
+    from llm_observatory.sdk import playground
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry = SimpleNamespace(
+        tracer_provider=provider,
+        meter_provider=MeterProvider(),
+        logger_provider=LoggerProvider(),
+        endpoints={"traces": "memory"},
+        shutdown=lambda: None,
+    )
+    monkeypatch.setattr(playground, "configure", lambda **_: telemetry)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert playground.main(["--once", "--scenarios", "chat"]) == 0
+    chat = [s for s in exporter.get_finished_spans() if s.name == "chat gpt-4o-mini"]
+    assert chat and attrs(chat[0])["gen_ai.conversation.id"].startswith("conv-")
+    assert attrs(chat[0])["user.id"] in USERS

@@ -36,6 +36,7 @@ from pydantic import ValidationError
 
 from llm_observatory.core.logging import configure_logging, get_logger
 from llm_observatory.core.settings import PlaygroundSettings
+from llm_observatory.sdk.conversations import tag_sessions
 from llm_observatory.sdk.export import ConfigurationError, Telemetry, configure
 from llm_observatory.sdk.scenarios import SCENARIOS, Outcome, Playground
 
@@ -271,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         if fake is not None:
             fake.stop()
         return 2
+    # The providers exist only now: the conversation and user ids go on every span.
+    tag_sessions(telemetry.tracer_provider)
     instrumentor = instrument_openai(telemetry)
     log.info(
         "playground started",
