@@ -483,6 +483,7 @@ def test_models_page_carries_chart_series_per_model(ui):
     assert query.end - query.start >= timedelta(days=7)
     data = json.loads(re.search(r'id="usage-data">(.*?)</script>', text, re.S).group(1))
     assert len(data["x"]) == 3
+    assert data["range"] == [int(query.start.timestamp()), int(query.end.timestamp())]
     assert data["keys"][0] == "gpt-4o-mini" or data["keys"][0] == "claude-3-5-sonnet"
     assert set(data["measures"]) == {"requests", "tokens", "cost_usd", "p95_latency_ms"}
     assert data["measures"]["p95_latency_ms"]["data"][0] == [450.0, 451.0, 452.0]

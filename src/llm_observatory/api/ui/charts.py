@@ -6,6 +6,7 @@ bucket in which a key had no requests is null there (a gap, not a zero).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 MEASURES = {
@@ -23,8 +24,11 @@ def _value(row: Any, measure: str) -> float:
     return float(getattr(row, measure))
 
 
-def series(rows: list[Any]) -> dict[str, Any]:
-    """{"x": [epoch seconds], "keys": [...], "measures": {name: {"label", "data"}}}."""
+def series(rows: list[Any], start: datetime, end: datetime) -> dict[str, Any]:
+    """{"x": [epoch seconds], "range": [start, end], "keys": [...], "measures": {...}}.
+
+    The range is the one asked for, so a chart shows the whole window even when calls
+    fill only part of it."""
     buckets = sorted({row.bucket for row in rows})
     index = {bucket: i for i, bucket in enumerate(buckets)}
     totals: dict[str, int] = {}
@@ -52,4 +56,9 @@ def series(rows: list[Any]) -> dict[str, Any]:
             else:
                 data[slot][i] = (data[slot][i] or 0.0) + value
         measures[measure] = {"label": label, "data": data}
-    return {"x": [int(b.timestamp()) for b in buckets], "keys": shown, "measures": measures}
+    return {
+        "x": [int(b.timestamp()) for b in buckets],
+        "range": [int(start.timestamp()), int(end.timestamp())],
+        "keys": shown,
+        "measures": measures,
+    }

@@ -185,7 +185,7 @@ async def models(request: Request) -> Response:
         "models.html",
         title="Models",
         models=await service.models(state),
-        chart=charts.series(await service.usage(state, query)),
+        chart=charts.series(await service.usage(state, query), query.start, query.end),
         interval=interval,
         range_name=range_name,
         ranges={k: v for k, v in filters.RANGE_LABELS.items() if k},

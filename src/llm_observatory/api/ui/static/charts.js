@@ -20,6 +20,7 @@
       width: width,
       height: 220,
       series: series,
+      scales: { x: { time: true, range: usage.range } },
       axes: [{}, { size: 70 }],
       legend: { show: true },
     }, [usage.x].concat(measure.data), target);
