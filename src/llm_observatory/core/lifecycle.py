@@ -64,6 +64,15 @@ def _server(listener: Listener) -> _Server:
     return _Server(config)
 
 
+async def _serve(server: _Server, listener: Listener) -> None:
+    try:
+        await server.serve(sockets=listener.sockets)
+    except SystemExit:
+        # uvicorn exits the process when it cannot bind; here that ends this listener
+        # only, so the service stops the normal way (drain, close) with exit code 1.
+        log.error("listener failed to start", host=listener.host, port=listener.port)
+
+
 async def run(
     service: str,
     listeners: Sequence[Listener],
@@ -81,10 +90,7 @@ async def run(
     if start is not None:
         await start()
     servers = [(listener, _server(listener)) for listener in listeners]
-    tasks = {
-        server: asyncio.create_task(server.serve(sockets=listener.sockets))
-        for listener, server in servers
-    }
+    tasks = {server: asyncio.create_task(_serve(server, listener)) for listener, server in servers}
     chores = asyncio.create_task(background(stopping)) if background is not None else None
     waiter = asyncio.create_task(stopping.wait())
     await asyncio.wait([*tasks.values(), waiter], return_when=asyncio.FIRST_COMPLETED)
