@@ -10,13 +10,15 @@ import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from collector_support import PROTOBUF, collector_settings
 from llm_observatory.collector import main as collector_main
-from llm_observatory.collector.pipeline import Enricher, Forwarder, StorageClient
-from llm_observatory.collector.service import Collector
+from llm_observatory.collector.exporter import Exporter, StorageClient
+from llm_observatory.collector.pipeline import Pipeline
 from llm_observatory.core import tracing
 from llm_observatory.core.settings import CollectorSettings, StorageSettings
+from llm_observatory.core.signals import TRACES
 from llm_observatory.storage.service import IngestApp, Storage
-from llm_observatory.storage.writer import SpanWriter
+from llm_observatory.storage.writer import TableWriter, WriteResult
 from otlp_builders import make_llm_span_request
 
 OWN = {"own_hosts": {"collector"}, "own_ports": {4317, 4318}}
@@ -61,41 +63,50 @@ class HeaderRecorder:
         await self.app(scope, receive, send)
 
 
+TOKEN = "test-storage-token-0123456789"
+
+
 async def _pipeline(monkeypatch):
     """Collector -> storage ingest API (in process) -> a writer that commits nothing."""
     written: list[int] = []
 
     async def write_rows(self, rows):
         written.append(len(rows))
-        return len(rows)
+        return WriteResult(inserted=len(rows))
 
-    monkeypatch.setattr(SpanWriter, "write_rows", write_rows)
-    storage = Storage(StorageSettings(), pool=None)
+    monkeypatch.setattr(TableWriter, "write_rows", write_rows)
+    storage = Storage(StorageSettings(storage_ingest_token=TOKEN), pool=None)
     storage.start()
     recorder = HeaderRecorder(IngestApp(storage))
-    client = StorageClient("http://storage", timeout=5)
+    client = StorageClient("http://storage", TOKEN, timeout=5)
+    await client.close()
     client._client = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=recorder), base_url="http://storage"
     )
-    settings = CollectorSettings(enable_pii_detection=False, enable_cost_calculation=False)
-    forwarder = Forwarder(settings, client)
-    await forwarder.start()
-    collector = Collector(forwarder, Enricher(settings))
+    settings = collector_settings()
+    exporter = Exporter(settings, client)
+    pipeline = Pipeline(settings, exporter)
+    await exporter.start()
+
+    async def export():
+        body = make_llm_span_request(4).SerializeToString()
+        await pipeline.export(TRACES, body, media_type=PROTOBUF, protocol="http")
 
     async def close():
-        await forwarder.stop()
+        await exporter.stop()
+        pipeline.close()
         await storage.stop()
         await client.close()
 
-    return collector, recorder, written, close
+    return export, recorder, written, close
 
 
 async def test_one_trace_follows_an_export_to_the_database_write(monkeypatch):
     exporter = InMemorySpanExporter()
     tracing.setup_tracing("collector", "http://jaeger:4317", exporter=exporter)
     try:
-        collector, recorder, written, close = await _pipeline(monkeypatch)
-        await collector.export("traces", make_llm_span_request(4), "http")
+        export, recorder, written, close = await _pipeline(monkeypatch)
+        await export()
         await close()
     finally:
         tracing.shutdown()
@@ -117,8 +128,8 @@ async def test_one_trace_follows_an_export_to_the_database_write(monkeypatch):
 
 async def test_with_tracing_off_no_traceparent_is_sent(monkeypatch):
     assert not tracing.enabled()
-    collector, recorder, written, close = await _pipeline(monkeypatch)
-    await collector.export("traces", make_llm_span_request(4), "http")
+    export, recorder, written, close = await _pipeline(monkeypatch)
+    await export()
     await close()
     assert written == [4]
     assert b"traceparent" not in recorder.headers[0]
