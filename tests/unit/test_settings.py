@@ -3,10 +3,12 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from llm_observatory.collector.limits import Limits
 from llm_observatory.core.settings import (
     ApiSettings,
     CollectorSettings,
     InsecureConfiguration,
+    MaintenanceSettings,
     StorageSettings,
     parse_duration,
 )
@@ -40,17 +42,43 @@ def test_collector_reads_the_plans_variable_names(monkeypatch):
 
 def test_storage_reads_pool_and_writer_settings(monkeypatch):
     monkeypatch.setenv("DB_POOL_MAX_SIZE", "7")
-    monkeypatch.setenv("WRITE_METHOD", "insert")
     monkeypatch.setenv("FLUSH_INTERVAL_SECS", "2")
+    monkeypatch.setenv("MAX_INGEST_BODY_BYTES", "1048576")
+    monkeypatch.setenv("REJECTED_RECORD_MAX_BYTES", "4096")
     settings = StorageSettings()
-    assert (settings.db_pool_max_size, settings.write_method) == (7, "insert")
+    assert settings.db_pool_max_size == 7
     assert settings.flush_interval_secs == 2.0
+    assert (settings.max_ingest_body_bytes, settings.rejected_record_max_bytes) == (1048576, 4096)
 
 
-def test_bad_values_name_the_variable(monkeypatch):
-    monkeypatch.setenv("WRITE_METHOD", "carrier-pigeon")
+# "insert" was a write method; rows arrive as COPY text now, so COPY is the only one.
+@pytest.mark.parametrize("method", ["carrier-pigeon", "insert"])
+def test_bad_values_name_the_variable(monkeypatch, method):
+    monkeypatch.setenv("WRITE_METHOD", method)
     with pytest.raises(ValidationError, match="write_method"):
         StorageSettings()
+
+
+def test_collector_reads_the_request_limits(monkeypatch):
+    monkeypatch.setenv("MAX_ITEMS_PER_REQUEST", "500")
+    monkeypatch.setenv("MAX_ATTRIBUTE_VALUE_LENGTH", "4096")
+    monkeypatch.setenv("MAX_NAME_LENGTH", "128")
+    monkeypatch.setenv("MAX_CONCURRENT_REQUESTS", "3")
+    settings = CollectorSettings()
+    limits = Limits.from_settings(settings)
+    assert (limits.max_items_per_request, limits.max_attribute_value_length) == (500, 4096)
+    assert limits.max_name_length == 128
+    assert settings.max_concurrent_requests == 3
+
+
+def test_maintenance_reads_its_schedule(monkeypatch):
+    monkeypatch.setenv("RUN_MIGRATIONS", "false")
+    monkeypatch.setenv("RETENTION_DAYS", "7")
+    monkeypatch.setenv("MAINTENANCE_INTERVAL", "2m")
+    monkeypatch.setenv("RETENTION_INTERVAL", "30s")
+    settings = MaintenanceSettings()
+    assert (settings.run_migrations, settings.retention_days) == (False, 7)
+    assert (settings.maintenance_interval, settings.retention_interval) == (120.0, 30.0)
 
 
 def test_rust_log_style_level_is_accepted(monkeypatch):
@@ -96,26 +124,38 @@ def test_development_tolerates_development_secrets(monkeypatch):
     ApiSettings().check_production()
 
 
-def test_production_collector_needs_no_database_secrets(monkeypatch):
-    from llm_observatory.core.settings import CollectorSettings
-
+def test_production_collector_checks_only_what_it_holds(monkeypatch):
     monkeypatch.setenv("ENVIRONMENT", "production")
-    CollectorSettings().check_production()  # it holds none, so nothing to refuse
+    monkeypatch.setenv("INGEST_API_KEYS", "ci:a-real-ingest-key-0123456789")
+    # The database and Redis URLs it does not use may keep development passwords ...
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:app_dev_password@db:5432/x")
+    with pytest.raises(InsecureConfiguration, match="STORAGE_INGEST_TOKEN"):
+        CollectorSettings().check_production()  # ... the storage token it sends may not
+    monkeypatch.setenv("STORAGE_INGEST_TOKEN", "a-real-storage-token-0123456789")
+    CollectorSettings().check_production()
 
 
-def test_production_storage_checks_the_migration_url_too(monkeypatch):
+def test_production_storage_refuses_the_development_ingest_token(monkeypatch):
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("DATABASE_URL", "postgresql://app:s3cret@db:5432/x")
-    monkeypatch.setenv("REDIS_URL", "redis://:s3cret-redis@redis:6379/0")
-    monkeypatch.setenv("MIGRATION_DATABASE_URL", "postgresql://postgres:postgres_dev_password@db/x")
-    with pytest.raises(InsecureConfiguration, match="DB_PASSWORD"):
+    monkeypatch.delenv("STORAGE_INGEST_TOKEN", raising=False)
+    with pytest.raises(InsecureConfiguration, match="STORAGE_INGEST_TOKEN"):
         StorageSettings().check_production()
+
+
+def test_production_maintenance_refuses_the_development_owner_password(monkeypatch):
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres:postgres_dev_password@db/x")
+    with pytest.raises(InsecureConfiguration, match="DB_PASSWORD"):
+        MaintenanceSettings().check_production()
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres:s3cret2@db:5432/x")
+    MaintenanceSettings().check_production()
 
 
 def test_production_storage_does_not_refuse_over_redis_it_does_not_use(monkeypatch):
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("DATABASE_URL", "postgresql://app:s3cret@db:5432/x")
-    monkeypatch.setenv("MIGRATION_DATABASE_URL", "postgresql://postgres:s3cret2@db:5432/x")
+    monkeypatch.setenv("STORAGE_INGEST_TOKEN", "a-real-storage-token-0123456789")
     monkeypatch.delenv("REDIS_URL", raising=False)
     StorageSettings().check_production()
 
