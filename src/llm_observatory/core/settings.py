@@ -12,7 +12,9 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from llm_observatory.core.secret_files import SecretFileSettings
 
 # Values shipped in .env.example and compose defaults. They are fine on a laptop and
 # must never reach production, so production start-up refuses them (see
@@ -51,7 +53,7 @@ def parse_duration(value: str | float | int) -> float:
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
-class CommonSettings(BaseSettings):
+class CommonSettings(SecretFileSettings):
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
 
     environment: Literal["development", "test", "production"] = "development"
@@ -59,8 +61,11 @@ class CommonSettings(BaseSettings):
     log_format: Literal["json", "pretty"] = "json"
     debug: bool = False
 
-    database_url: str = "postgresql://postgres:postgres_dev_password@localhost:5432/llm_observatory"
-    redis_url: str = "redis://:redis_dev_password@localhost:6379/0"
+    # URLs carry their role's password: secret settings (repr=False, *_FILE).
+    database_url: str = Field(
+        "postgresql://postgres:postgres_dev_password@localhost:5432/llm_observatory", repr=False
+    )
+    redis_url: str = Field("redis://:redis_dev_password@localhost:6379/0", repr=False)
 
     metrics_enabled: bool = True
     metrics_port: int = 9090
@@ -124,7 +129,7 @@ class InsecureConfiguration(RuntimeError):
     pass
 
 
-class StorageTokenSettings(BaseSettings):
+class StorageTokenSettings(SecretFileSettings):
     """The shared secret the collector presents to storage's ingest API."""
 
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)

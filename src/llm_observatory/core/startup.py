@@ -11,6 +11,7 @@ import sys
 from typing import TypeVar
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from llm_observatory.core.logging import configure_logging, get_logger
 from llm_observatory.core.settings import CommonSettings, InsecureConfiguration
@@ -37,6 +38,9 @@ def load_settings(settings_type: type[S], service: str) -> S:
     except ValidationError as exc:
         # Logging is not configured yet (its own settings may be the bad ones).
         print(f"llm-observatory-{service}: invalid configuration: {describe(exc)}", file=sys.stderr)
+        sys.exit(CONFIGURATION_ERROR)
+    except SettingsError as exc:  # a *_FILE that cannot be read (core/secret_files.py)
+        print(f"llm-observatory-{service}: invalid configuration: {exc}", file=sys.stderr)
         sys.exit(CONFIGURATION_ERROR)
     configure_logging(settings.log_level, settings.log_format, service=service)
     try:
