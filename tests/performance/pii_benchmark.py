@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 
 import pii_reference as reference
 
-from llm_observatory.collector.pii import Redactor
+from llm_observatory.collector.processors.pii import Redactor
 from llm_observatory.core.records import SpanRecord
 
 ENGINES = ("re2", "hyperscan", "re")

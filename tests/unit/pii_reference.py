@@ -1,6 +1,6 @@
 """A frozen copy of the PII redaction that ran each pattern over the whole text.
 
-Only a test oracle: tests/unit/test_pii.py checks that collector/pii.py detects exactly
+Only a test oracle: tests/unit/test_pii.py checks that collector/processors/pii.py detects exactly
 what this did. Never edit it to follow a change of the rules: change both on purpose.
 
 The original description follows.

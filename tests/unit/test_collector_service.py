@@ -523,7 +523,7 @@ def test_known_series_exist_before_anything_happens():
     from prometheus_client import generate_latest
 
     from llm_observatory.collector import metrics
-    from llm_observatory.collector.pii import KINDS
+    from llm_observatory.collector.processors.pii import KINDS
 
     metrics.initialise(KINDS)
     text = generate_latest().decode()

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pii_reference
 import pytest
 
-from llm_observatory.collector.pii import (
+from llm_observatory.collector.processors.pii import (
     CACHE_MAX_CHARS,
     KINDS,
     UNSCANNED,

@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY
 
 from collector_support import PROTOBUF, collector_settings, running_collector
 from llm_observatory.collector import metrics
-from llm_observatory.collector.pii import KINDS
+from llm_observatory.collector.processors.pii import KINDS
 from llm_observatory.core.signals import SIGNALS
 from otlp_builders import (
     key_values,

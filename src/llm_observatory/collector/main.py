@@ -21,10 +21,11 @@ from multiprocessing.connection import wait as wait_for_exit
 
 from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 
-from llm_observatory.collector import metrics, pii
+from llm_observatory.collector import metrics
 from llm_observatory.collector.exporter import Exporter, StorageClient
 from llm_observatory.collector.keys import IngestKeys
 from llm_observatory.collector.pipeline import Pipeline
+from llm_observatory.collector.processors import pii
 from llm_observatory.collector.receivers.grpc import make_grpc_server
 from llm_observatory.collector.receivers.http import OtlpHttpApp
 from llm_observatory.core import tracing

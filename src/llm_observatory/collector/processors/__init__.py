@@ -21,8 +21,9 @@ from collections import Counter as Tally
 from collections.abc import Callable
 from typing import Any
 
-from llm_observatory.collector import labels, metrics, pii
+from llm_observatory.collector import labels, metrics
 from llm_observatory.collector.limits import Limits
+from llm_observatory.collector.processors import pii
 from llm_observatory.collector.processors.bounds import Bounds
 from llm_observatory.collector.processors.cost import CostCalculator
 from llm_observatory.collector.processors.genai import extract_llm_fields

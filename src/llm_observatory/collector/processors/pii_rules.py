@@ -17,7 +17,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 
-from llm_observatory.collector.pii_scan import Candidates, count_digits, to_scan_bytes
+from llm_observatory.collector.processors.pii_scan import Candidates, count_digits, to_scan_bytes
 
 _DIGITS = "0123456789"
 _SHORT = 256  # below this many characters `_maybe_pii` is cheaper than ten counts

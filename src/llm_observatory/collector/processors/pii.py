@@ -85,9 +85,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from llm_observatory.collector.pii_rules import placeholder, redact
-from llm_observatory.collector.pii_scan import load_engine
+from llm_observatory.collector.processors.pii_rules import placeholder, redact
+from llm_observatory.collector.processors.pii_scan import load_engine
 from llm_observatory.core.records import LogRecordRow, MetricPointRecord, SpanRecord
+from llm_observatory.core.settings import CollectorSettings
 
 __all__ = [
     "DEFAULT_MAX_SCAN_BYTES",
@@ -107,7 +108,7 @@ KINDS = ("api_key", "credit_card", "email", "iban", "ip_address", "phone", "us_s
 # The same default as MAX_ATTRIBUTE_VALUE_LENGTH, so a value the collector keeps whole
 # is also scanned whole; at the worst-case speed (a few ms per MiB) it bounds the CPU
 # one value can take.
-DEFAULT_MAX_SCAN_BYTES = 1024 * 1024
+DEFAULT_MAX_SCAN_BYTES: int = CollectorSettings.model_fields["pii_max_scan_bytes"].default
 UNSCANNED = placeholder("unscanned")
 # Attribute values repeat on every span, and so does an application's system prompt: cache
 # strings up to this long. At most DEFAULT_CACHE_SIZE of them: a few MiB per process.
