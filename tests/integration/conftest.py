@@ -15,9 +15,11 @@ import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import psycopg.rows
 import pytest
 from psycopg import sql
 
@@ -91,6 +93,32 @@ def database_url(database_factory: Callable[[], str]) -> str:
 def with_role_fixture() -> Callable[[str, str], str]:
     """with_role(url, role): the URL, acting as `role` (SET ROLE at connection start)."""
     return with_role
+
+
+@pytest.fixture(scope="module")
+def migrated_url(database_url: str) -> str:
+    """database_url with every migration applied (superuser)."""
+    from llm_observatory.storage import migrate
+
+    migrate.upgrade(database_url)
+    return database_url
+
+
+@pytest.fixture(scope="module")
+def app_url(migrated_url: str, app_role: str) -> str:
+    """The migrated database, connected to as the app role (how the storage service writes)."""
+    return with_role(migrated_url, app_role)
+
+
+def _fetch(url: str, query: str, params: Any = None) -> list[dict[str, Any]]:
+    with psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+@pytest.fixture(scope="session")
+def fetch() -> Callable[..., list[dict[str, Any]]]:
+    """fetch(url, query, params=None): the rows as dicts."""
+    return _fetch
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
-"""Batch writers against a real TimescaleDB: exact values, NULs, idempotency, both methods.
+"""Table writers against a real TimescaleDB: exact values, NULs, idempotency.
 
 Needs LLMO_TEST_DATABASE_URL or the test stack (see conftest.py). Writes go through the
-app role, as in production. Throughput: tests/performance/writer_benchmark.py.
+app role, as in production. Rows the database refuses: test_writer_refusals.py.
+Throughput: tests/performance/writer_benchmark.py.
 """
 
 from __future__ import annotations
@@ -12,51 +13,27 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import psycopg
-import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from llm_observatory.core.records import LogRecordRow, MetricPointRecord, SpanRecord
-from llm_observatory.storage import migrate
-from llm_observatory.storage.writer import (
-    SPANS,
-    BatchWriter,
-    LogRecordWriter,
-    MetricPointWriter,
-    SpanWriter,
-    dump_json,
-)
+from llm_observatory.core.rows import SPANS, dump_json
+from llm_observatory.core.signals import LOGS, METRICS, TRACES, Signal
+from llm_observatory.storage.writer import TableWriter
 from span_records import realistic_spans
 
-METHODS = ("copy", "insert")
 T0 = 1_700_000_000_123_456_789  # 2023-11-14 22:13:20.123456789 UTC
 T0_DT = datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def migrated_url(database_url: str) -> str:
-    migrate.upgrade(database_url)
-    return database_url
+def run_write(url: str, signal: Signal, *batches: list) -> list[int]:
+    """Write each batch of records with the signal's writer; the rows each inserted."""
 
-
-@pytest.fixture(scope="module")
-def app_url(migrated_url: str, app_role: str, with_role: Callable[[str, str], str]) -> str:
-    """The test database, connected to as the app role (how the storage service writes)."""
-    return with_role(migrated_url, app_role)
-
-
-def run_write(url: str, writer_cls: type[BatchWriter], method: str, *batches: list) -> list[int]:
     async def main() -> list[int]:
         async with AsyncConnectionPool(url, min_size=1, max_size=2, open=False) as pool:
-            writer = writer_cls(pool, method=method)
+            writer = TableWriter(pool, signal)
             return [await writer.write(batch) for batch in batches]
 
     return asyncio.run(main())
-
-
-def fetch(url: str, query: str, params: Any = None) -> list[dict[str, Any]]:
-    with psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
-        return conn.execute(query, params).fetchall()
 
 
 def trace_id(tag: str, n: int) -> str:
@@ -206,6 +183,7 @@ def sample_spans(tag: str) -> tuple[list[SpanRecord], list[dict[str, Any]]]:
                 "user_id",
                 "input_messages",
                 "output_messages",
+                "ingest_key",
             ]
         ),
     }
@@ -241,10 +219,11 @@ def sample_spans(tag: str) -> tuple[list[SpanRecord], list[dict[str, Any]]]:
     return [rich, minimal, odd], [rich_row, minimal_row, odd_row]
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_spans_exact_values(app_url: str, migrated_url: str, method: str) -> None:
-    records, expected = sample_spans(f"exact-{method}")
-    assert run_write(app_url, SpanWriter, method, records) == [3]
+def test_spans_exact_values(app_url: str, migrated_url: str, fetch: Callable) -> None:
+    records, expected = sample_spans("exact")
+    records[0].ingest_key = "ci"
+    expected[0]["ingest_key"] = "ci"
+    assert run_write(app_url, TRACES, records) == [3]
     rows = fetch(
         migrated_url,
         "SELECT * FROM spans WHERE trace_id = ANY(%s) ORDER BY trace_id",
@@ -256,14 +235,13 @@ def test_spans_exact_values(app_url: str, migrated_url: str, method: str) -> Non
         assert abs(datetime.now(UTC) - ingested_at) < timedelta(minutes=5)
         assert set(row) == set(want)
         for column in SPANS.column_names:
-            assert row[column] == want[column], (method, want["trace_id"], column)
+            assert row[column] == want[column], (want["trace_id"], column)
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_duplicates_are_ignored(app_url: str, migrated_url: str, method: str) -> None:
-    records, _ = sample_spans(f"dup-{method}")
+def test_duplicates_are_ignored(app_url: str, migrated_url: str, fetch: Callable) -> None:
+    records, _ = sample_spans("dup")
     first, second = records[:2], records
-    results = run_write(app_url, SpanWriter, method, first, first, second, [records[2]] * 3)
+    results = run_write(app_url, TRACES, first, first, second, [records[2]] * 3)
     # first batch: 2 new; retry: 0; overlapping batch: only the 3rd is new; in-batch dupes: 0
     assert results == [2, 0, 1, 0]
     count = fetch(
@@ -274,24 +252,20 @@ def test_duplicates_are_ignored(app_url: str, migrated_url: str, method: str) ->
     assert count == 3
 
 
-def test_in_batch_duplicates_are_inserted_once(app_url: str, migrated_url: str) -> None:
-    for method in METHODS:
-        records, _ = sample_spans(f"inbatch-{method}")
-        assert run_write(app_url, SpanWriter, method, [records[0], records[0]]) == [1]
+def test_in_batch_duplicates_are_inserted_once(app_url: str) -> None:
+    records, _ = sample_spans("inbatch")
+    assert run_write(app_url, TRACES, [records[0], records[0]]) == [1]
 
 
-def test_empty_batch_and_bad_method(app_url: str) -> None:
-    assert run_write(app_url, SpanWriter, "copy", []) == [0]
-    with pytest.raises(ValueError, match="WRITE_METHOD"):
-        SpanWriter(None, method="bulk")  # type: ignore[arg-type]
+def test_empty_batch(app_url: str) -> None:
+    assert run_write(app_url, TRACES, []) == [0]
 
 
 # --- metric points and log records ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_metric_points_exact_values(app_url: str, migrated_url: str, method: str) -> None:
-    name = f"gen_ai.client.token.usage.{method}"
+def test_metric_points_exact_values(app_url: str, migrated_url: str, fetch: Callable) -> None:
+    name = "gen_ai.client.token.usage"
     histogram = MetricPointRecord(
         metric_name=name,
         metric_type="histogram",
@@ -314,7 +288,7 @@ def test_metric_points_exact_values(app_url: str, migrated_url: str, method: str
     gauge = MetricPointRecord(
         metric_name=name, metric_type="gauge", time_unix_nano=T0 + 1000, value=-0.5
     )
-    assert run_write(app_url, MetricPointWriter, method, [histogram, gauge]) == [2]
+    assert run_write(app_url, METRICS, [histogram, gauge]) == [2]
     rows = fetch(
         migrated_url,
         "SELECT * FROM metric_points WHERE metric_name = %s ORDER BY time, metric_type DESC",
@@ -339,6 +313,7 @@ def test_metric_points_exact_values(app_url: str, migrated_url: str, method: str
         "aggregation_temporality": "delta",
         "attributes": {"gen_ai.token.type": "input"},
         "resource_attributes": {"service.name": "chat-api"},
+        "ingest_key": None,
     }
     assert rows[1]["value"] == -0.5 and rows[1]["service_name"] == "unknown_service"
     assert rows[1]["time"] == T0_DT + timedelta(microseconds=1)
@@ -346,9 +321,8 @@ def test_metric_points_exact_values(app_url: str, migrated_url: str, method: str
     assert len(rows) == 2
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_log_records_exact_values(app_url: str, migrated_url: str, method: str) -> None:
-    service = f"logs-{method}"
+def test_log_records_exact_values(app_url: str, migrated_url: str, fetch: Callable) -> None:
+    service = "logs-exact"
     event = LogRecordRow(
         time_unix_nano=T0,
         observed_time_unix_nano=T0 + 1_000,
@@ -363,9 +337,10 @@ def test_log_records_exact_values(app_url: str, migrated_url: str, method: str) 
         attributes={"gen_ai.system": "openai"},
         resource_attributes={"service.name": service},
         pii_types=["person"],
+        ingest_key="laptop",
     )
     plain = LogRecordRow(time_unix_nano=T0, service_name=service, body="line\x00 one\n")
-    assert run_write(app_url, LogRecordWriter, method, [event, plain]) == [2]
+    assert run_write(app_url, LOGS, [event, plain]) == [2]
     rows = fetch(
         migrated_url,
         "SELECT * FROM log_records WHERE service_name = %s ORDER BY trace_id NULLS LAST",
@@ -386,6 +361,7 @@ def test_log_records_exact_values(app_url: str, migrated_url: str, method: str) 
             "attributes": {"gen_ai.system": "openai"},
             "resource_attributes": {"service.name": service},
             "pii_types": ["person"],
+            "ingest_key": "laptop",
         },
         {
             "time": T0_DT,
@@ -401,6 +377,7 @@ def test_log_records_exact_values(app_url: str, migrated_url: str, method: str) 
             "attributes": {},
             "resource_attributes": {},
             "pii_types": [],
+            "ingest_key": None,
         },
     ]
 
@@ -420,9 +397,9 @@ def test_dump_json_strips_nul_escapes_only() -> None:
 # --- realistic load ------------------------------------------------------------------------
 
 
-def test_realistic_batch_copy(app_url: str, migrated_url: str) -> None:
+def test_realistic_batches(app_url: str, migrated_url: str, fetch: Callable) -> None:
     spans = realistic_spans(2000, seed=11)
-    assert run_write(app_url, SpanWriter, "copy", spans[:1500], spans[500:]) == [1500, 500]
+    assert run_write(app_url, TRACES, spans[:1500], spans[500:]) == [1500, 500]
     ids = [s.trace_id for s in spans]
     n = fetch(migrated_url, "SELECT count(*) AS n FROM spans WHERE trace_id = ANY(%s)", (ids,))
     assert n[0]["n"] == 2000
