@@ -1,7 +1,8 @@
 """Micro-benchmark: what self-tracing costs the collector's hot path.
 
-Runs the collector's export path in process (decode -> enrich -> queue -> batched
-forward) against a storage stand-in that answers at once, with tracing off and on.
+Runs the collector's export path in process (decode -> process -> encode -> queue ->
+batched forward) against a storage stand-in that answers at once, with tracing off
+and on.
 "On" is the real set-up (BatchSpanProcessor, traceparent on every forward) with an
 exporter that drops the spans, so the figure is the cost inside the collector, not
 Jaeger's. Not the end-to-end ingest benchmark (tests/performance/ingest_benchmark.py).
@@ -21,10 +22,10 @@ from pathlib import Path
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from llm_observatory.collector.pipeline import Enricher, Forwarder
-from llm_observatory.collector.service import Collector
+from collector_support import PROTOBUF, running_collector
 from llm_observatory.core import tracing
 from llm_observatory.core.settings import CollectorSettings
+from llm_observatory.core.signals import TRACES
 from otlp_builders import make_llm_span_request
 
 
@@ -36,30 +37,27 @@ class DropExporter(SpanExporter):
 class InstantStorage:
     """Answers like a storage that commits instantly; adds the traceparent like the real one."""
 
-    async def ingest(self, signal, columns, rows):  # type: ignore[no-untyped-def]
-        headers = {"content-type": "application/json"}
+    async def ingest(self, signal, rows):  # type: ignore[no-untyped-def]
+        headers = {"content-type": "text/tab-separated-values"}
         if tracing.enabled():
             tracing.inject(headers)
-        return len(rows)
+        return []
 
 
 async def run(exports: int, spans: int, concurrency: int) -> list[float]:
-    settings = CollectorSettings()
-    forwarder = Forwarder(settings, InstantStorage())  # type: ignore[arg-type]
-    await forwarder.start()
-    collector = Collector(forwarder, Enricher(settings))
-    requests = [make_llm_span_request(spans, seed=i) for i in range(16)]
+    bodies = [make_llm_span_request(spans, seed=i).SerializeToString() for i in range(16)]
     latencies: list[float] = []
     semaphore = asyncio.Semaphore(concurrency)
+    async with running_collector(CollectorSettings(), InstantStorage()) as (pipeline, _):
 
-    async def one(index: int) -> None:
-        async with semaphore:
-            started = time.perf_counter()
-            await collector.export("traces", requests[index % len(requests)], "http")
-            latencies.append(time.perf_counter() - started)
+        async def one(index: int) -> None:
+            async with semaphore:
+                started = time.perf_counter()
+                body = bodies[index % len(bodies)]
+                await pipeline.export(TRACES, body, media_type=PROTOBUF, protocol="http")
+                latencies.append(time.perf_counter() - started)
 
-    await asyncio.gather(*(one(i) for i in range(exports)))
-    await forwarder.stop()
+        await asyncio.gather(*(one(i) for i in range(exports)))
     return latencies
 
 

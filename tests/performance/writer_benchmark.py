@@ -1,12 +1,13 @@
-"""Batch writer throughput: rows/s for 10,000 realistic spans, by write method.
+"""Table writer throughput: rows/s for 10,000 realistic spans.
 
     uv run python tests/performance/writer_benchmark.py --database-url postgresql://...
 
 The URL is a superuser's on a TimescaleDB server (e.g. the dev stack's, published on
 localhost:5432). A fresh database is created, migrated and dropped afterwards; writes go
 through the app role (DB_APP_USER), as the storage service's do. Prints median and best
-rows/s of 5 rounds for: copy (staging + ON CONFLICT), insert, plain COPY (no dedupe),
-copy of a batch that is all duplicates, and the record-to-row conversion alone.
+rows/s of 5 rounds for: write_rows of COPY rows as the collector sends them (staging
++ ON CONFLICT, what storage does), plain COPY into the table (no dedupe), write_rows
+of a batch that is all duplicates, and the record-to-row encoding alone (collector).
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from llm_observatory.core.rows import SPANS
+from llm_observatory.core.signals import TRACES
 from llm_observatory.storage import migrate
-from llm_observatory.storage.writer import SPANS, SpanWriter
+from llm_observatory.storage.writer import TableWriter
 from span_records import realistic_spans
 
 
@@ -44,37 +47,39 @@ def with_role(url: str, role: str) -> str:
 def measure(url: str, app_role: str) -> None:
     n, rounds = 10_000, 5
     spans = realistic_spans(n)
+    encode = SPANS.row_encoder()
+    rows = [encode(span).encode() for span in spans]
 
-    async def plain_copy(pool: AsyncConnectionPool, writer: SpanWriter) -> None:
-        rows = writer.rows(spans)
+    async def plain_copy(pool: AsyncConnectionPool) -> None:
         async with (
             pool.connection() as conn,
             conn.cursor() as cur,
             cur.copy(SPANS.copy_sql(target="spans")) as copy,
         ):
-            for row in rows:
-                await copy.write_row(row)
+            await copy.write(b"\n".join(rows) + b"\n")
 
     async def main() -> dict[str, list[float]]:
         results: dict[str, list[float]] = {}
         async with AsyncConnectionPool(with_role(url, app_role), min_size=1, open=False) as pool:
+            writer = TableWriter(pool, TRACES)
             for _ in range(rounds):
-                for label in ("copy", "insert", "plain COPY (no dedupe)", "copy, all duplicates"):
-                    if label != "copy, all duplicates":
-                        async with pool.connection() as conn:
-                            await conn.execute("DELETE FROM spans")
-                    writer = SpanWriter(pool, method="insert" if label == "insert" else "copy")
+                for label in ("write_rows", "plain COPY (no dedupe)", "write_rows, all duplicates"):
+                    if label != "write_rows, all duplicates":
+                        # as the owner: the app role may only insert and read
+                        with psycopg.connect(url, autocommit=True) as owner:
+                            owner.execute("TRUNCATE spans")
                     started = time.perf_counter()
                     if label.startswith("plain"):
-                        await plain_copy(pool, writer)
+                        await plain_copy(pool)
                     else:
-                        inserted = await writer.write(spans)
-                        assert inserted == (0 if "duplicates" in label else n)
+                        result = await writer.write_rows(rows)
+                        assert result.inserted == (0 if "duplicates" in label else n)
+                        assert not result.refused
                     results.setdefault(label, []).append(n / (time.perf_counter() - started))
-            writer = SpanWriter(pool)
             started = time.perf_counter()
-            writer.rows(spans)
-            results["row conversion only"] = [n / (time.perf_counter() - started)]
+            for span in spans:
+                encode(span)
+            results["row encoding only"] = [n / (time.perf_counter() - started)]
         return results
 
     results = asyncio.run(main())
