@@ -471,6 +471,18 @@ async def test_grpc_too_many_items_is_invalid_argument_before_parsing():
     assert "MAX_ITEMS_PER_REQUEST" in caught.value.details()
 
 
+async def test_grpc_oversize_is_refused_without_retry_info(grpc_channel):
+    # grpc itself refuses a message over MAX_REQUEST_BYTES; without RetryInfo the
+    # exporter does not retry it.
+    channel, storage = grpc_channel
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _raw(channel)(b"\0" * (MAX_BYTES + 1))
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    trailers = dict(caught.value.trailing_metadata() or ())
+    assert "grpc-status-details-bin" not in trailers
+    assert not storage.batches
+
+
 async def test_grpc_storage_down_is_unavailable_with_retry_info(grpc_channel):
     channel, storage = grpc_channel
     storage.broken = True
