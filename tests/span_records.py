@@ -4,10 +4,28 @@ from __future__ import annotations
 
 import random
 import time
+import zlib
+from typing import Any
 
 from llm_observatory.core.records import SpanRecord
 
 MODELS = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4")]
+BASE_TIME_NS = 1_700_000_000_000_000_000  # 2023-11-14T22:13:20Z
+
+
+def span_record(name: str, i: int = 0, start_ns: int = BASE_TIME_NS, **fields: Any) -> SpanRecord:
+    """A plain client span named `name`, 1 us long, ids derived from name and i; keyword
+    arguments set any other field."""
+    return SpanRecord(
+        trace_id=f"{zlib.crc32(name.encode()):016x}{i:016x}",
+        span_id=f"{i + 1:016x}",
+        parent_span_id=None,
+        name=name,
+        kind="client",
+        start_time_unix_nano=start_ns + i,
+        end_time_unix_nano=start_ns + i + 1000,
+        **fields,
+    )
 
 
 def realistic_spans(n: int, seed: int = 7) -> list[SpanRecord]:

@@ -14,12 +14,13 @@ from prometheus_client import REGISTRY
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from llm_observatory.core.records import LogRecordRow, SpanRecord
+from llm_observatory.core.records import LogRecordRow
 from llm_observatory.core.settings import MaintenanceSettings
 from llm_observatory.core.signals import LOGS, TRACES
 from llm_observatory.storage import migrate, retention
 from llm_observatory.storage.maintenance import Maintenance
 from llm_observatory.storage.writer import TableWriter
+from span_records import span_record
 
 HEAD = ScriptDirectory.from_config(migrate.make_config()).get_current_head()
 DAY_NS = 86_400 * 10**9
@@ -104,15 +105,7 @@ def test_retention_on_the_apache_build(migrated_url: str, fetch) -> None:
     async def seed() -> None:
         async with AsyncConnectionPool(migrated_url, min_size=1, open=False) as pool:
             spans = [
-                SpanRecord(
-                    trace_id=f"{i + 1:032x}",
-                    span_id=f"{i + 1:016x}",
-                    parent_span_id=None,
-                    name=f"retention {tag}",
-                    kind="internal",
-                    start_time_unix_nano=t,
-                    end_time_unix_nano=t + 1,
-                )
+                span_record(f"retention {tag}", i, start_ns=t)
                 for i, (tag, t) in enumerate(ages.items())
             ]
             await TableWriter(pool, TRACES).write(spans)

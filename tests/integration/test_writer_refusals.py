@@ -23,7 +23,7 @@ from llm_observatory.core.settings import StorageSettings
 from llm_observatory.core.signals import LOGS, METRICS, SIGNALS, TRACES, Signal
 from llm_observatory.storage.service import IngestApp, Storage
 from llm_observatory.storage.writer import TableWriter, WriteResult
-from span_records import realistic_spans
+from span_records import realistic_spans, span_record
 
 T0 = 1_700_000_000_000_000_000
 
@@ -34,20 +34,9 @@ def incompressible(n: int, seed: int = 1) -> str:
 
 
 def span(tag: str, i: int, **fields) -> SpanRecord:
-    record = SpanRecord(
-        trace_id=f"{abs(hash(tag)) % 16**16:016x}{i:016x}",
-        span_id=f"{i + 1:016x}",
-        parent_span_id=None,
-        name=f"{tag} {i}",
-        kind="client",
-        start_time_unix_nano=T0 + i,
-        end_time_unix_nano=T0 + i + 1000,
-        service_name="svc",
-        ingest_key="ci",
+    return span_record(
+        f"{tag} {i}", i, start_ns=T0, **({"service_name": "svc", "ingest_key": "ci"} | fields)
     )
-    for name, value in fields.items():
-        setattr(record, name, value)
-    return record
 
 
 def encode(signal: Signal, record) -> bytes:

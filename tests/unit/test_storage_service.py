@@ -9,27 +9,15 @@ import httpx
 import psycopg
 import pytest
 
-from llm_observatory.core.records import SpanRecord
 from llm_observatory.core.settings import StorageSettings
 from llm_observatory.core.signals import SIGNALS
 from llm_observatory.storage.service import IngestApp, Storage
 from llm_observatory.storage.writer import TableWriter, WriteResult
+from span_records import span_record
 
 TOKEN = "test-storage-token-0123456789"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 MAX_BODY = 4096
-
-
-def span(name: str) -> SpanRecord:
-    return SpanRecord(
-        trace_id="5b8efff798038103d269b633813fc60c",
-        span_id="eee19b7ec3c1b174",
-        parent_span_id=None,
-        name=name,
-        kind="client",
-        start_time_unix_nano=1_700_000_000_000_000_000,
-        end_time_unix_nano=1_700_000_000_000_001_000,
-    )
 
 
 ENCODE = SIGNALS["traces"].table.row_encoder()
@@ -37,7 +25,7 @@ ENCODE = SIGNALS["traces"].table.row_encoder()
 
 def body(*names: str, header: str | None = None) -> bytes:
     lines = [header if header is not None else SIGNALS["traces"].table.header]
-    lines += [ENCODE(span(name)) for name in names]
+    lines += [ENCODE(span_record(name)) for name in names]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -83,11 +71,11 @@ async def service(monkeypatch):
 
 async def test_rows_are_written_and_refusals_come_back_by_position(service):
     client, fake, _ = service
-    fake.refuse = {ENCODE(span("bad")).encode()}
+    fake.refuse = {ENCODE(span_record("bad")).encode()}
     response = await client.post("/v1/ingest/traces", content=body("a", "bad", "b"), headers=AUTH)
     assert response.status_code == 200
     assert response.json() == {"accepted": 2, "rejected": [[1, "value too long"]]}
-    assert fake.batches == [[ENCODE(span(n)).encode() for n in ("a", "bad", "b")]]
+    assert fake.batches == [[ENCODE(span_record(n)).encode() for n in ("a", "bad", "b")]]
 
 
 async def test_an_empty_batch_is_fine(service):
@@ -119,7 +107,7 @@ async def test_404_and_405(service):
     ("content", "match"),
     [
         (body("a", header="start_time\tend_time"), "the first line must be the columns"),
-        (body() + ENCODE(span("a")).replace("\t", " ", 3).encode() + b"\n", "row 0 has"),
+        (body() + ENCODE(span_record("a")).replace("\t", " ", 3).encode() + b"\n", "row 0 has"),
         (body("a") + b"one\ttwo\n", "row 1 has 2 fields"),
         (body("a")[:-1], "ending in a newline"),
         (body("a").replace(b"client", b"\xff\xfe"), "not UTF-8"),
