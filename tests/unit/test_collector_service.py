@@ -14,6 +14,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from asgi_support import ChunkedReceive, post
 from collector_support import collector_settings, running_collector
 from llm_observatory.collector.keys import IngestKeys
 from llm_observatory.collector.receivers.grpc import make_grpc_server
@@ -272,40 +273,15 @@ async def test_too_many_items_is_413():
     assert "MAX_ITEMS_PER_REQUEST" in _status(response).message
 
 
-class _Receive:
-    """An ASGI receive() that serves a body in chunks and counts what it served."""
-
-    def __init__(self, chunks: int, size: int = 4096) -> None:
-        self.left = chunks
-        self.size = size
-        self.served = 0
-
-    async def __call__(self) -> dict:
-        self.left -= 1
-        self.served += 1
-        return {"type": "http.request", "body": b"\0" * self.size, "more_body": self.left > 0}
-
-
-async def _call(app, headers: list[tuple[bytes, bytes]], receive) -> tuple[int, list[dict]]:
-    sent: list[dict] = []
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
-    scope = {"type": "http", "method": "POST", "path": "/v1/traces", "headers": headers}
-    await app(scope, receive, send)
-    return sent[0]["status"], sent
-
-
 async def test_declared_oversize_is_refused_before_reading(collector):
     pipeline, _ = collector
     app = OtlpHttpApp(pipeline, IngestKeys(""))
-    receive = _Receive(chunks=1000)
+    receive = ChunkedReceive(chunks=1000)
     headers = [
         (b"content-type", b"application/x-protobuf"),
         (b"content-length", str(MAX_BYTES + 1).encode()),
     ]
-    status, _ = await _call(app, headers, receive)
+    status, _ = await post(app, "/v1/traces", headers, receive)
     assert status == 413
     assert receive.served == 0  # not one byte read
 
@@ -313,10 +289,11 @@ async def test_declared_oversize_is_refused_before_reading(collector):
 async def test_undeclared_oversize_is_refused_while_streaming(collector):
     pipeline, _ = collector
     app = OtlpHttpApp(pipeline, IngestKeys(""))
-    receive = _Receive(chunks=1000)  # 4 MB without a Content-Length (chunked)
-    status, sent = await _call(app, [(b"content-type", b"application/x-protobuf")], receive)
+    receive = ChunkedReceive(chunks=1000)  # 4 MB without a Content-Length (chunked)
+    headers = [(b"content-type", b"application/x-protobuf")]
+    status, answer = await post(app, "/v1/traces", headers, receive)
     assert status == 413
-    assert "MAX_REQUEST_BYTES" in status_pb2.Status.FromString(sent[1]["body"]).message
+    assert "MAX_REQUEST_BYTES" in status_pb2.Status.FromString(answer).message
     # reading stopped at the first chunk past the limit, not at the end of the body
     assert receive.served == MAX_BYTES // receive.size + 1
 

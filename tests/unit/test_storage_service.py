@@ -9,6 +9,7 @@ import httpx
 import psycopg
 import pytest
 
+from asgi_support import ChunkedReceive, post
 from llm_observatory.core.settings import StorageSettings
 from llm_observatory.core.signals import SIGNALS
 from llm_observatory.storage.service import IngestApp, Storage
@@ -122,44 +123,24 @@ async def test_400_for_a_body_that_is_not_rows_of_this_version(service, content,
     assert fake.batches == []
 
 
-class _Receive:
-    def __init__(self, chunks: int, size: int = 1024) -> None:
-        self.left, self.size, self.served = chunks, size, 0
-
-    async def __call__(self) -> dict:
-        self.left -= 1
-        self.served += 1
-        return {"type": "http.request", "body": b"x" * self.size, "more_body": self.left > 0}
-
-
-async def _call(app, headers, receive) -> int:
-    sent: list[dict] = []
-
-    async def send(message):
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/v1/ingest/traces",
-        "headers": [(b"authorization", f"Bearer {TOKEN}".encode()), *headers],
-    }
-    await app(scope, receive, send)
-    return sent[0]["status"]
+AUTH_HEADER = (b"authorization", f"Bearer {TOKEN}".encode())
 
 
 async def test_413_by_content_length_before_reading(service):
     _, fake, app = service
-    receive = _Receive(chunks=100)
-    assert await _call(app, [(b"content-length", str(MAX_BODY + 1).encode())], receive) == 413
+    receive = ChunkedReceive(chunks=100, size=1024)
+    headers = [AUTH_HEADER, (b"content-length", str(MAX_BODY + 1).encode())]
+    status, _ = await post(app, "/v1/ingest/traces", headers, receive)
+    assert status == 413
     assert receive.served == 0
     assert fake.batches == []
 
 
 async def test_413_while_streaming_a_body_without_length(service):
     _, fake, app = service
-    receive = _Receive(chunks=100)
-    assert await _call(app, [], receive) == 413
+    receive = ChunkedReceive(chunks=100, size=1024)
+    status, _ = await post(app, "/v1/ingest/traces", [AUTH_HEADER], receive)
+    assert status == 413
     assert receive.served == MAX_BODY // receive.size + 1  # stopped past the limit
     assert fake.batches == []
 
