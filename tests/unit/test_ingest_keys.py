@@ -210,3 +210,18 @@ def test_production_refuses_open_ingest(monkeypatch):
         CollectorSettings().check_production()
     monkeypatch.setenv("INGEST_API_KEYS", KEYS)
     CollectorSettings().check_production()
+
+
+def test_malformed_keys_stop_the_collector_with_exit_code_2() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "llm_observatory.collector.main"],
+        env={"INGEST_API_KEYS": "ci:short", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "INGEST_API_KEYS" in result.stderr and "Traceback" not in result.stderr

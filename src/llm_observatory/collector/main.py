@@ -23,7 +23,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 
 from llm_observatory.collector import metrics
 from llm_observatory.collector.exporter import Exporter, StorageClient
-from llm_observatory.collector.keys import IngestKeys
+from llm_observatory.collector.keys import IngestKeys, InvalidKeys
 from llm_observatory.collector.pipeline import Pipeline
 from llm_observatory.collector.processors import pii
 from llm_observatory.collector.receivers.grpc import make_grpc_server
@@ -33,7 +33,7 @@ from llm_observatory.core.lifecycle import Listener, serve_until_stopped
 from llm_observatory.core.logging import get_logger
 from llm_observatory.core.ops import make_ops_app
 from llm_observatory.core.settings import CollectorSettings
-from llm_observatory.core.startup import load_settings
+from llm_observatory.core.startup import CONFIGURATION_ERROR, load_settings
 
 log = get_logger("llm_observatory.collector")
 
@@ -120,6 +120,12 @@ def serve(settings: CollectorSettings, worker: int = 0) -> int:
 
 def main() -> None:
     settings = load_settings(CollectorSettings, "collector")
+    try:
+        IngestKeys(settings.ingest_api_keys)
+    except InvalidKeys as exc:
+        # A configuration error like any other: one line and exit 2, not a restart loop.
+        print(f"llm-observatory-collector: invalid configuration: {exc}", file=sys.stderr)
+        sys.exit(CONFIGURATION_ERROR)
     if settings.collector_processes > 1:
         sys.exit(supervise(settings.collector_processes))
     _run(settings, worker=0)
