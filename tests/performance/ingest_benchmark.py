@@ -7,7 +7,9 @@ database, the containers' cgroup files for CPU and memory):
   largest `ingested_at` of the run's rows, polled until every acknowledged span is in);
 * **export latency** p50/p99 per request, sent to 200;
 * **CPU seconds per service** during the run (cgroup counters before and after), the
-  sender's own CPU and the whole machine's, with load averages (the CPU may be shared);
+  sender's own CPU and the whole machine's, with load averages; on a shared machine the
+  wall-clock figures drop with the others' load, so a **CPU-bound estimate** is printed
+  too: cores / (stack + sender CPU per span), what the run would reach alone;
 * **collector resident memory** peak (anonymous memory of its cgroup, sampled every 0.1 s);
 * **DB-only ceiling, in the same run**: the run's rows, read back, COPYed in one
   transaction into a fresh hypertable made like `spans` (same columns, indexes and chunk
@@ -312,6 +314,14 @@ class Phase:
         return self.finished - self.sent.started
 
     @property
+    def cpu_bound_estimate(self) -> float:
+        """Spans/s if this run's CPU per span were all the machine had to do: on a shared
+        machine this says more than the wall clock."""
+        cpu = sum(self.usage.cpu.values()) + self.sender_cpu
+        spans = self.committed if self.committed is not None else self.sent.acked_spans
+        return (os.cpu_count() or 1) * spans / cpu if cpu > 0 and self.usage.cpu else 0.0
+
+    @property
     def spans_per_s(self) -> float:
         spans = self.committed if self.committed is not None else self.sent.acked_spans
         return spans / self.seconds if self.seconds > 0 else float("nan")
@@ -395,6 +405,11 @@ def print_phase(phase: Phase, workload: llm_workload.Workload, env: dict[str, st
         row(f"CPU {service}", f"{seconds:.1f} s ({per_span:.0f} µs/span)")
     row("CPU sender (this process)", f"{phase.sender_cpu:.1f} s")
     stack = sum(usage.cpu.values())
+    if phase.cpu_bound_estimate:
+        row(
+            "CPU-bound estimate: cores / (stack + sender CPU per span)",
+            f"{phase.cpu_bound_estimate:,.0f} spans/s (what a machine to itself could reach)",
+        )
     other = max(0.0, usage.host_busy - stack - phase.sender_cpu)
     row(
         "CPU whole machine",
@@ -453,6 +468,13 @@ def print_targets(
             f"≥ {goal:,} spans/s{condition}",
             _verdict(ok),
         )
+        if peak.cpu_bound_estimate:
+            row(
+                f"{workload} CPU-bound estimate (shared machine)",
+                f"{peak.cpu_bound_estimate:,.0f} spans/s",
+                f"≥ {goal:,} spans/s",
+                "(estimate)",
+            )
         if ceiling is not None:
             row(
                 "end to end / DB-only ceiling",
@@ -496,7 +518,8 @@ def print_ceiling(ceiling: Ceiling) -> None:
     row("rows, one COPY in one transaction", f"{ceiling.rows:,} in {ceiling.seconds:.2f} s")
     row("rows/s", f"**{ceiling.rows_per_s:,.0f}**")
     if ceiling.db_cpu_seconds is not None:
-        row("CPU timescaledb", f"{ceiling.db_cpu_seconds:.1f} s")
+        per_row = ceiling.db_cpu_seconds / max(ceiling.rows, 1) * 1e6
+        row("CPU timescaledb", f"{ceiling.db_cpu_seconds:.1f} s ({per_row:.0f} µs/row)")
     row("indexes (fresh table / spans)", f"{ceiling.indexes[0]} / {ceiling.indexes[1]}")
 
 
