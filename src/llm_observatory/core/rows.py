@@ -212,6 +212,17 @@ def _duration(value: Any) -> str:
     return repr(float(value))
 
 
+def _remember_last(encode: Callable[[Any], str]) -> Callable[[Any], str]:
+    last: list[Any] = [None, NULL]
+
+    def remembered(value: Any) -> str:
+        if value is not last[0]:
+            last[0], last[1] = value, encode(value)
+        return last[1]
+
+    return remembered
+
+
 # --- table specs ------------------------------------------------------------------------
 
 
@@ -223,6 +234,8 @@ class Column:
     # Text that clients choose and indexes hold (an index row is at most ~2.7 kB): the
     # collector cuts it to MAX_NAME_LENGTH before it reaches the database.
     bounded: bool = False
+    # The same object is common to many records in a row (a resource's attributes).
+    shared: bool = False
 
     @property
     def field(self) -> str:
@@ -253,9 +266,14 @@ class TableSpec:
         return f"_llmo_stage_{self.table}"
 
     def row_encoder(self) -> Callable[[Any], str]:
-        """record -> one COPY text row (no trailing newline)."""
+        """record -> one COPY text row (no trailing newline).
+
+        The records of one resource share its attribute dict (collector decoding), so a
+        `shared` column's text is remembered for the last object seen: identity, not
+        equality, and the object is held, so its id cannot be reused meanwhile.
+        """
         get = attrgetter(*(c.field for c in self.columns))
-        encoders = tuple(c.encode for c in self.columns)
+        encoders = tuple(_remember_last(c.encode) if c.shared else c.encode for c in self.columns)
         join = "\t".join
 
         def encode(record: Any) -> str:
@@ -323,7 +341,7 @@ SPANS = TableSpec(
         Column("output_messages", _json),
         Column("pii_types", _text_array),
         Column("attributes", _json_object),
-        Column("resource_attributes", _json_object),
+        Column("resource_attributes", _json_object, shared=True),
         Column("events", _json_array),
         Column("links", _json_array),
         Column("ingest_key", _text, bounded=True),
@@ -350,7 +368,7 @@ METRIC_POINTS = TableSpec(
         Column("is_monotonic", _bool_or_null),
         Column("aggregation_temporality", _text),
         Column("attributes", _json_object),
-        Column("resource_attributes", _json_object),
+        Column("resource_attributes", _json_object, shared=True),
         Column("ingest_key", _text, bounded=True),
     ),
 )
@@ -369,7 +387,7 @@ LOG_RECORDS = TableSpec(
         Column("span_id", _text),
         Column("event_name", _text, bounded=True),
         Column("attributes", _json_object),
-        Column("resource_attributes", _json_object),
+        Column("resource_attributes", _json_object, shared=True),
         Column("pii_types", _text_array),
         Column("ingest_key", _text, bounded=True),
     ),
