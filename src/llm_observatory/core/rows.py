@@ -270,7 +270,8 @@ class TableSpec:
 
         The records of one resource share its attribute dict (collector decoding), so a
         `shared` column's text is remembered for the last object seen: identity, not
-        equality, and the object is held, so its id cannot be reused meanwhile.
+        equality, and the object is held, so its id cannot be reused meanwhile. A caller
+        must not change a shared object between the records it encodes.
         """
         get = attrgetter(*(c.field for c in self.columns))
         encoders = tuple(_remember_last(c.encode) if c.shared else c.encode for c in self.columns)
