@@ -4,7 +4,7 @@
 -- Run by the TimescaleDB image's entrypoint (psql, as POSTGRES_USER, in POSTGRES_DB)
 -- only when the data directory is empty. Role names and passwords come from the
 -- container's environment through psql's \getenv, so .env is the one place to set
--- them. Tables are created later by the storage service's Alembic migrations, which
+-- them; a password's <NAME>_FILE variable (a Docker secret), when set, is read instead. Tables are created later by the storage service's Alembic migrations, which
 -- grant the app role what it uses; the default privileges below give the read-only
 -- role SELECT on each.
 --
@@ -22,6 +22,17 @@
 \getenv readonly_password DB_READONLY_PASSWORD
 \getenv grafana_user GRAFANA_DB_USER
 \getenv grafana_password GRAFANA_DB_PASSWORD
+\getenv replication_user DB_REPLICATION_USER
+\getenv replication_password DB_REPLICATION_PASSWORD
+
+\getenv app_password_file DB_APP_PASSWORD_FILE
+\getenv readonly_password_file DB_READONLY_PASSWORD_FILE
+\getenv grafana_password_file GRAFANA_DB_PASSWORD_FILE
+\getenv replication_password_file DB_REPLICATION_PASSWORD_FILE
+\if :{?app_password_file} \set app_password `cat :'app_password_file'` \endif
+\if :{?readonly_password_file} \set readonly_password `cat :'readonly_password_file'` \endif
+\if :{?grafana_password_file} \set grafana_password `cat :'grafana_password_file'` \endif
+\if :{?replication_password_file} \set replication_password `cat :'replication_password_file'` \endif
 
 \if :{?app_user} \else \set app_user llm_observatory_app \endif
 \if :{?app_password} \else \set app_password app_dev_password \endif
@@ -29,6 +40,8 @@
 \if :{?readonly_password} \else \set readonly_password readonly_dev_password \endif
 \if :{?grafana_user} \else \set grafana_user grafana \endif
 \if :{?grafana_password} \else \set grafana_password grafana_dev_password \endif
+\if :{?replication_user} \else \set replication_user llm_observatory_replication \endif
+\if :{?replication_password} \else \set replication_password replication_dev_password \endif
 
 -- This session's statements carry passwords (CREATE ROLE ... PASSWORD): none of them
 -- may reach the server log or pg_stat_statements, whatever the server's settings. A
@@ -52,6 +65,36 @@ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app_user') \gexec
 
 SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'readonly_user', :'readonly_password')
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'readonly_user') \gexec
+
+-- Streaming replicas (timescaledb-replica, docker/replica/) copy and follow the
+-- database as this role: REPLICATION and nothing else (no CONNECT on any database).
+SELECT format('CREATE ROLE %I LOGIN REPLICATION PASSWORD %L', :'replication_user',
+              :'replication_password')
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'replication_user') \gexec
+
+-- Replication connections match only `replication` lines of pg_hba.conf (the image
+-- writes `host all all all`, which does not cover them): one for this role, from any
+-- address, with its password. psql runs beside the server (init, or the exec above),
+-- so it appends to the server's own file, once, and reloads.
+SELECT current_setting('hba_file') AS hba_file \gset
+\setenv LLMO_HBA_FILE :hba_file
+\setenv LLMO_REPLICATION_USER :replication_user
+\! grep -qs "^host replication $LLMO_REPLICATION_USER all " "$LLMO_HBA_FILE" || printf '\n# Streaming replicas (01-init-timescaledb.sql)\nhost replication %s all scram-sha-256\n' "$LLMO_REPLICATION_USER" >> "$LLMO_HBA_FILE"
+SELECT format($check$
+DO $body$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_hba_file_rules
+                   WHERE error IS NULL AND 'replication' = ANY (database)
+                     AND %L = ANY (user_name)) THEN
+        RAISE EXCEPTION 'pg_hba.conf has no replication line for %%', %L;
+    END IF;
+END $body$
+$check$, :'replication_user', :'replication_user') \gexec
+-- The init-time server listens on no address and is restarted right after: only a
+-- running server (the re-run) needs the reload.
+SELECT current_setting('listen_addresses') <> '' AS serving \gset
+\if :serving
+SELECT pg_reload_conf() AS reloaded \gset
+\endif
 
 -- Grants are what keep the read-only role from writing: it has SELECT and nothing
 -- else. Read-only transactions by default are a convenience on top (a client can turn

@@ -25,6 +25,7 @@ DEVELOPMENT_SECRETS = {
     "DB_PASSWORD": "postgres_dev_password",
     "DB_APP_PASSWORD": "app_dev_password",
     "DB_READONLY_PASSWORD": "readonly_dev_password",
+    "DB_REPLICATION_PASSWORD": "replication_dev_password",
     "REDIS_PASSWORD": "redis_dev_password",
     "STORAGE_INGEST_TOKEN": "dev_storage_token_change_in_production",
     # Third-party services: compose passes these, `check-production` refuses them.
@@ -252,8 +253,12 @@ class MaintenanceSettings(CommonSettings):
     retention_days: int = Field(30, ge=0)  # 0 keeps data forever
     maintenance_interval: float = Field(60.0, gt=0)
     retention_interval: float = Field(3600.0, gt=0)
+    # How often the replicas' lag is read for /metrics (storage/replication.py).
+    replication_check_interval: float = Field(10.0, gt=0)
 
-    @field_validator("maintenance_interval", "retention_interval", mode="before")
+    @field_validator(
+        "maintenance_interval", "retention_interval", "replication_check_interval", mode="before"
+    )
     @classmethod
     def _duration(cls, value: str | float) -> float:
         return parse_duration(value)

@@ -7,7 +7,8 @@ compose keeps storage from starting on a half-made schema), then it is healthy. 
 MAINTENANCE_INTERVAL it checks the schema again (a database recreated under the stack
 gets its tables back within that time) and every RETENTION_INTERVAL it enforces
 RETENTION_DAYS: a TimescaleDB policy where the licence allows, else it drops the old
-chunks itself. /health and /metrics on METRICS_PORT.
+chunks itself. Every REPLICATION_CHECK_INTERVAL it exports how far behind each
+streaming replica is (storage/replication.py). /health and /metrics on METRICS_PORT.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from llm_observatory.core.ops import make_ops_app
 from llm_observatory.core.settings import MaintenanceSettings
 from llm_observatory.core.startup import load_settings
 from llm_observatory.storage.migrate import MigrationError, libpq_url, run_migrations_locked
+from llm_observatory.storage.replication import check_replication
 from llm_observatory.storage.retention import enforce_retention_async
 
 log = get_logger("llm_observatory.maintenance")
@@ -68,7 +70,23 @@ class Maintenance:
         if self.settings.run_migrations and not self.schema_ok:
             raise RuntimeError("the schema is not current")
 
+    async def watch_replication(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                await check_replication(self.url)
+            except Exception as exc:  # the lag going unreported must not stop the rest
+                log.warning("replication check failed", error=str(exc)[:300])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), self.settings.replication_check_interval)
+
     async def run(self, stopping: asyncio.Event) -> None:
+        replication = asyncio.create_task(self.watch_replication(stopping))
+        try:
+            await self.maintain(stopping)
+        finally:
+            await replication
+
+    async def maintain(self, stopping: asyncio.Event) -> None:
         next_retention = 0.0
         while not stopping.is_set():
             try:
