@@ -24,7 +24,7 @@ from llm_observatory.api.app import create_app
 from llm_observatory.api.auth import mint_token
 from llm_observatory.api.cache import QueryCache
 from llm_observatory.api.params import TraceQuery, UsageQuery
-from llm_observatory.api.queries.traces import trace_list_sql
+from llm_observatory.api.queries.trace_list import trace_list_sql
 from llm_observatory.api.queries.usage import usage_sql
 from llm_observatory.api.ratelimit import RateLimiter
 from llm_observatory.api.redis_gate import RedisGate

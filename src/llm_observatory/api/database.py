@@ -52,10 +52,11 @@ def make_pool(settings: ApiSettings) -> AsyncConnectionPool:
             "row_factory": dict_row,
             "autocommit": True,
             # Custom plans always: a filter value (a rare model, a common one) decides
-            # which index is right, and a generic plan would pick one for all.
+            # which index is right, and a generic plan would pick one for all. No JIT:
+            # compiling costs tens of milliseconds, more than these queries take.
             "options": (
                 f"-c statement_timeout={timeout_ms} -c plan_cache_mode=force_custom_plan "
-                "-c application_name=llm-observatory-api"
+                "-c jit=off -c application_name=llm-observatory-api"
             ),
         },
         configure=_configure,

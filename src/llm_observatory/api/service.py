@@ -20,7 +20,7 @@ from llm_observatory.api.params import (
     UsageQuery,
     UserQuery,
 )
-from llm_observatory.api.queries import groups, logs, traces
+from llm_observatory.api.queries import groups, logs, trace_list, traces
 from llm_observatory.api.queries import usage as usage_queries
 from llm_observatory.api.schemas import (
     LogList,
@@ -41,7 +41,7 @@ _SERVICES = TypeAdapter(list[str])
 
 
 async def list_traces(state: ApiState, query: TraceQuery) -> TraceList:
-    return await traces.list_traces(state.database, query)
+    return await trace_list.list_traces(state.database, query)
 
 
 async def get_trace(state: ApiState, trace_id: str) -> TraceDetail | None:

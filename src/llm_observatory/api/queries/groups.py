@@ -73,47 +73,96 @@ class Grouping:
 SESSIONS = Grouping("conversation_id", "session_id", SessionSummary)
 USERS = Grouping("user_id", "user_id", UserSummary)
 
-_GROUP_LIST = """
-SELECT {select}
-FROM spans s
-WHERE s.is_llm AND s.{column} IS NOT NULL AND {where}
-GROUP BY s.{column}
-HAVING {after}
-ORDER BY max(s.start_time) DESC, s.{column} DESC
-LIMIT %(limit)s
+# The most recently active groups, without summing every group: walking the LLM calls
+# newest first, a group's first call met is its last one. So the groups met among the
+# newest `scan` calls, with a last call newer than the oldest call read, come before
+# every group not met. Each met group's true last call (it may be newer than a
+# cursor's time: then it was on an earlier page) is looked up by its own index.
+_RECENT_GROUPS = """
+WITH recent AS MATERIALIZED (
+    SELECT s.{column} AS id, s.start_time FROM spans s
+    WHERE s.is_llm AND s.{column} IS NOT NULL AND {where}{bound}
+    ORDER BY s.start_time DESC LIMIT %(scan)s
+), edge AS (
+    SELECT count(*) AS scanned, min(start_time) AS oldest FROM recent
+), seen AS (
+    SELECT i.id, l.last_seen
+    FROM (SELECT DISTINCT id FROM recent) i
+    CROSS JOIN LATERAL (
+        SELECT max(s.start_time) AS last_seen FROM spans s
+        WHERE s.is_llm AND s.{column} = i.id AND {where}
+    ) l
+)
+SELECT edge.scanned, edge.oldest, g.id, g.last_seen
+FROM edge LEFT JOIN LATERAL (
+    SELECT seen.id, seen.last_seen FROM seen
+    WHERE {after}
+    ORDER BY seen.last_seen DESC, seen.id DESC
+    LIMIT %(limit)s
+) g ON true
 """
 
+_GROUP_TOTALS = """
+SELECT {select} FROM spans s
+WHERE s.is_llm AND s.{column} = ANY(%(ids)s) AND {where}
+GROUP BY s.{column}
+"""
+FIRST_SCAN = 500  # calls read for the first try; each further try reads four times more
 
-def _where(filter: SessionFilter | UserFilter) -> tuple[list[str], dict[str, Any]]:
+
+def _where(filter: SessionFilter | UserFilter) -> tuple[str, dict[str, Any]]:
     parts, params = [], {}
     for name, fragment in _FILTERS.items():
         value = getattr(filter, name, None)
         if value is not None:
             parts.append(fragment)
             params[name] = value
-    return parts, params
+    return " AND ".join(parts) or "true", params
 
 
-def group_list_sql(grouping: Grouping, query: PageQuery) -> tuple[sql.Composed, dict[str, Any]]:
-    parts, params = _where(query.filter)
-    params["limit"] = query.limit + 1
-    after = "true"
+def recent_groups_sql(
+    grouping: Grouping, query: PageQuery, scan: int
+) -> tuple[sql.Composed, dict[str, Any]]:
+    where, params = _where(query.filter)
+    params.update(limit=query.limit + 1, scan=scan)
+    bound, after = "", "true"
     if query.after is not None:
-        after = f"(max(s.start_time), s.{grouping.column}) < (%(after_key)s, %(after_id)s)"
+        bound = " AND s.start_time <= %(after_key)s"
+        after = "(seen.last_seen, seen.id) < (%(after_key)s, %(after_id)s)"
         params["after_key"] = query.after.key
         params["after_id"] = query.after.id
-    statement = sql.SQL(_GROUP_LIST).format(
-        select=grouping.select(),
-        column=sql.SQL(grouping.column),
-        where=sql.SQL(" AND ".join(parts) or "true"),
-        after=sql.SQL(after),
-    )
+    text = _RECENT_GROUPS.format(column=grouping.column, where=where, bound=bound, after=after)
+    statement = sql.SQL(text)  # type: ignore[arg-type]
     return statement, params
 
 
+async def _recent_ids(db: Database, grouping: Grouping, query: PageQuery) -> list[dict]:
+    """Ids and last-call times of the page's groups (one more: is there a next page?)."""
+    scan = FIRST_SCAN
+    while True:
+        statement, params = recent_groups_sql(grouping, query, scan)
+        rows = await db.fetch_all(statement, params)
+        exhausted = rows[0]["scanned"] < scan
+        found = [r for r in rows if r["id"] is not None]
+        final = found if exhausted else [r for r in found if r["last_seen"] > r["oldest"]]
+        if exhausted or len(final) > query.limit:
+            return final
+        scan *= 4
+
+
 async def _group_page(db: Database, grouping: Grouping, query: PageQuery) -> dict[str, Any]:
-    statement, params = group_list_sql(grouping, query)
-    rows, more = page_rows(await db.fetch_all(statement, params), query.limit)
+    page = await _recent_ids(db, grouping, query)
+    rows: list[dict[str, Any]] = []
+    if page:
+        where, params = _where(query.filter)
+        params["ids"] = [r["id"] for r in page]
+        text = _GROUP_TOTALS.format(
+            select=grouping.select().as_string(None), column=grouping.column, where=where
+        )
+        statement = sql.SQL(text)  # type: ignore[arg-type]
+        totals = {r[grouping.id_field]: r for r in await db.fetch_all(statement, params)}
+        rows = [totals[r["id"]] for r in page if r["id"] in totals]
+    rows, more = page_rows(rows, query.limit)
     next_cursor = None
     if more:
         last = rows[-1]
