@@ -253,3 +253,23 @@ def test_the_default_limit_applies_to_the_count():
     empty_spans = field(1, field(2, field(2, b"") * (limit + 1)))
     with pytest.raises(decode.TooLarge, match=f"more than {limit} spans"):
         parse("traces", empty_spans)
+
+
+@pytest.mark.parametrize("signal", list(SIGNALS))
+def test_unknown_groups_are_skipped_like_the_parser_does(signal):
+    rng = random.Random(f"groups-{signal}")
+    body, total = random_request(signal, rng)
+    # field 99, START_GROUP ... a varint, a nested group, a length-delimited field ... END_GROUP
+    group = (
+        varint(99 << 3 | 3)
+        + varint(1 << 3 | 0) + varint(7)
+        + varint(2 << 3 | 3) + varint(2 << 3 | 4)
+        + varint(3 << 3 | 2) + varint(2) + b"ab"
+        + varint(99 << 3 | 4)
+    )  # fmt: skip
+    with_group = group + body
+    assert parsed_count(signal, with_group) == total
+    assert wire.count_items(signal, with_group, 10**6) == total
+    unclosed = varint(99 << 3 | 3) + varint(1 << 3 | 0) + varint(7)
+    with pytest.raises(wire.WireError):
+        wire.count_items(signal, unclosed + body, 10**6)

@@ -53,6 +53,35 @@ def _varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
     raise WireError("malformed varint")
 
 
+def _skip_group(buf: bytes, pos: int, end: int, number: int) -> int:
+    """The position after the END_GROUP that closes group `number` (nested ones too)."""
+    open_groups = [number]
+    while open_groups:
+        if pos >= end:
+            raise WireError("group runs past the end of the message")
+        tag, pos = _varint(buf, pos, end)
+        field, wire_type = tag >> 3, tag & 7
+        if wire_type == 0:
+            _, pos = _varint(buf, pos, end)
+        elif wire_type == 1:
+            pos += 8
+        elif wire_type == 5:
+            pos += 4
+        elif wire_type == 2:
+            size, pos = _varint(buf, pos, end)
+            pos += size
+        elif wire_type == 3:
+            open_groups.append(field)
+        elif wire_type == 4:
+            if open_groups.pop() != field:
+                raise WireError("group ends with another group's number")
+        else:
+            raise WireError(f"unsupported wire type {wire_type}")
+    if pos > end:
+        raise WireError("group runs past the end of the message")
+    return pos
+
+
 def count_items(signal: str, body: bytes, limit: int) -> int:
     """The number of items in body, or the first count above `limit` (then it stops)."""
     path = PATHS[signal]
@@ -87,6 +116,8 @@ def count_items(signal: str, body: bytes, limit: int) -> int:
                 pos += 8
             elif wire_type == 5:
                 pos += 4
+            elif wire_type == 3:  # an unknown (proto2) group: skipped, as the parser does
+                pos = _skip_group(body, pos, end, number)
             else:
                 raise WireError(f"unsupported wire type {wire_type}")
         if pos > end:
