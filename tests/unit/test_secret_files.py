@@ -22,7 +22,7 @@ SETTINGS_CLASSES = [
 EXPECTED_SECRETS = {
     "CollectorSettings": {"database_url", "redis_url", "storage_ingest_token", "ingest_api_keys"},
     "StorageSettings": {"database_url", "redis_url", "storage_ingest_token"},
-    "MaintenanceSettings": {"database_url", "redis_url"},
+    "MaintenanceSettings": {"database_url", "redis_url", "jwt_secret"},
     "ApiSettings": {"database_url", "redis_url", "jwt_secret", "ui_admin_password"},
     "CliSettings": {"database_url", "redis_url", "jwt_secret"},
     "PlaygroundSettings": {"database_url", "redis_url", "openai_api_key"},

@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from llm_observatory.api import rest
+from llm_observatory.api import governance, rest
 from llm_observatory.api.graphql import make_graphql_router
 from llm_observatory.api.middleware import RequestMetrics
 from llm_observatory.api.params import BadParameter
@@ -117,6 +117,7 @@ def create_app(settings: ApiSettings, state: ApiState | None = None) -> FastAPI:
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     app.include_router(rest.router, tags=["rest"])
+    app.include_router(governance.router, tags=["governance"])
     add_offline_docs(app)
     if settings.graphql_enabled:
         app.include_router(make_graphql_router(settings.graphql_playground), tags=["graphql"])
@@ -127,7 +128,7 @@ def create_app(settings: ApiSettings, state: ApiState | None = None) -> FastAPI:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origin_list,
-        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type"],
         expose_headers=["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining"],
         max_age=600,

@@ -6,11 +6,15 @@ accepted, so a token cannot choose its own ("none", or another HMAC). A token ca
 be revoked, so none lives longer than JWT_MAX_LIFETIME: its lifetime is exp - iat, or
 exp - now when it has no iat. With JWT_AUDIENCE / JWT_ISSUER set, `aud` / `iss` must
 match them (and minted tokens carry them).
+
+A token may carry `scope` (space-separated, as in RFC 8693): `admin` may also
+delete data (DELETE /api/v1/data). A token without it reads, as before.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import jwt
 
@@ -19,6 +23,8 @@ from llm_observatory.core.settings import JwtSettings
 
 # Seconds of clock difference tolerated between the minting and the checking machine.
 LEEWAY_SECONDS = 10
+ADMIN_SCOPE = "admin"
+SCOPES = (ADMIN_SCOPE,)
 
 log = get_logger(__name__)
 
@@ -27,10 +33,26 @@ class InvalidToken(Exception):
     """Why a token was refused; the message goes into the 401's WWW-Authenticate."""
 
 
-def mint_token(subject: str, ttl_seconds: int | None, settings: JwtSettings) -> str:
+@dataclass(frozen=True)
+class Principal:
+    """Who a valid token speaks for, and what it may do beyond reading."""
+
+    subject: str
+    scopes: frozenset[str] = frozenset()
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_SCOPE in self.scopes
+
+
+def mint_token(
+    subject: str, ttl_seconds: int | None, settings: JwtSettings, scope: str | None = None
+) -> str:
     """A signed token for `subject`, valid `ttl_seconds` (default JWT_EXPIRATION)."""
     if not subject:
         raise ValueError("the token subject must not be empty")
+    if scope is not None and scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r} (known: {', '.join(SCOPES)})")
     ttl = settings.jwt_expiration if ttl_seconds is None else ttl_seconds
     if ttl <= 0:
         raise ValueError(f"the token lifetime must be positive, not {ttl}")
@@ -40,6 +62,8 @@ def mint_token(subject: str, ttl_seconds: int | None, settings: JwtSettings) -> 
         )
     now = int(time.time())
     claims: dict[str, object] = {"sub": subject, "iat": now, "exp": now + ttl}
+    if scope:
+        claims["scope"] = scope
     if settings.jwt_audience:
         claims["aud"] = settings.jwt_audience
     if settings.jwt_issuer:
@@ -66,6 +90,11 @@ def _decode(token: str, settings: JwtSettings) -> dict:
 
 def verify_token(token: str, settings: JwtSettings) -> str:
     """The token's subject, or InvalidToken saying what is wrong with it."""
+    return verify_principal(token, settings).subject
+
+
+def verify_principal(token: str, settings: JwtSettings) -> Principal:
+    """The token's subject and scopes, or InvalidToken saying what is wrong with it."""
     try:
         claims = _decode(token, settings)
     except jwt.ExpiredSignatureError as exc:
@@ -93,7 +122,10 @@ def verify_token(token: str, settings: JwtSettings) -> str:
     if not isinstance(subject, str) or not subject:
         raise InvalidToken("the token's 'sub' claim must be a non-empty string")
     _check_lifetime(claims, settings)
-    return subject
+    scope = claims.get("scope", "")
+    if not isinstance(scope, str):
+        raise InvalidToken("the token's 'scope' claim must be a string")
+    return Principal(subject, frozenset(scope.split()))
 
 
 def _check_lifetime(claims: dict, settings: JwtSettings) -> None:

@@ -3,17 +3,18 @@
 The rate limit counts first, keyed by the token's subject when the token is valid and
 by the caller's address when it is not, so guessing tokens is limited too. Then a
 request without a valid `Authorization: Bearer <JWT>` gets 401 with a
-WWW-Authenticate header saying what was wrong.
+WWW-Authenticate header saying what was wrong. Routes that change data also need
+`require_admin`: a valid token without the admin scope gets 403.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import HTTPException, Request, Response, Security
+from fastapi import Depends, HTTPException, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from llm_observatory.api.auth import InvalidToken, verify_token
+from llm_observatory.api.auth import ADMIN_SCOPE, InvalidToken, Principal, verify_principal
 from llm_observatory.api.state import api_state
 
 REALM = "llm-observatory"
@@ -56,7 +57,9 @@ async def require_client(
             problem = "the Authorization header is malformed: use 'Bearer <token>'"
         else:
             try:
-                subject = verify_token(token.strip(), state.settings)
+                principal = verify_principal(token.strip(), state.settings)
+                request.state.principal = principal
+                subject = principal.subject
             except InvalidToken as exc:
                 problem = str(exc)
 
@@ -100,3 +103,17 @@ async def require_client(
         response.headers["X-RateLimit-Limit"] = str(decision.limit)
         response.headers["X-RateLimit-Remaining"] = str(decision.remaining)
     return subject
+
+
+async def require_admin(
+    request: Request, _subject: Annotated[str | None, Depends(require_client)]
+) -> Principal:
+    """The caller, when its token carries the admin scope; 403 for any other valid token."""
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal) or not principal.is_admin:
+        raise HTTPException(
+            status_code=403,
+            detail=f"this needs a token with scope {ADMIN_SCOPE!r} "
+            f"(llm-observatory token --scope {ADMIN_SCOPE})",
+        )
+    return principal

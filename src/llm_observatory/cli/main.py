@@ -1,4 +1,5 @@
-"""`llm-observatory`: migrate, seed, reset, backup, restore, token, health, check-production.
+"""`llm-observatory`: migrate, seed, reset, backup, restore, token, health, check-production,
+delete, export.
 
 Runs on a developer's machine against DATABASE_URL, or in the stack:
 ``docker compose --profile tools run --rm cli <command>``. Every failure exits
@@ -19,6 +20,8 @@ import psycopg
 import psycopg_pool
 from pydantic import ValidationError
 
+from llm_observatory.api.auth import SCOPES
+from llm_observatory.cli import governance
 from llm_observatory.cli.errors import STACK_HINT, CliError, redact_url
 from llm_observatory.core.logging import configure_logging
 from llm_observatory.core.settings import CliSettings
@@ -98,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument(
         "--ttl", type=_positive_int, default=None, help="lifetime in seconds (JWT_EXPIRATION)"
     )
+    token.add_argument(
+        "--scope",
+        choices=SCOPES,
+        default=None,
+        help="admin: may also delete data (DELETE /api/v1/data)",
+    )
+    governance.add_parsers(commands)
 
     commands.add_parser("health", help="check every service of the stack")
     commands.add_parser(
@@ -208,7 +218,7 @@ def cmd_restore(args: argparse.Namespace, settings: CliSettings) -> int:
 def cmd_token(args: argparse.Namespace, settings: CliSettings) -> int:
     from llm_observatory.cli.token import mint_token
 
-    print(mint_token(args.subject, args.ttl, settings))
+    print(mint_token(args.subject, args.ttl, settings, scope=args.scope))
     return 0
 
 
@@ -242,6 +252,7 @@ COMMANDS = {
     "token": cmd_token,
     "health": cmd_health,
     "check-production": cmd_check_production,
+    **governance.COMMANDS,
 }
 
 

@@ -12,8 +12,10 @@ from llm_observatory.cli.errors import CliError
 from llm_observatory.core.settings import CliSettings
 
 
-def mint_token(subject: str, ttl_seconds: int | None, settings: CliSettings) -> str:
+def mint_token(
+    subject: str, ttl_seconds: int | None, settings: CliSettings, scope: str | None = None
+) -> str:
     try:
-        return api_mint_token(subject, ttl_seconds, settings)
+        return api_mint_token(subject, ttl_seconds, settings, scope)
     except ValueError as exc:
         raise CliError(f"{exc}: pass e.g. `token --subject alice --ttl 3600`", code=2) from exc

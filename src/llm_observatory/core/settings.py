@@ -245,8 +245,8 @@ class MaintenanceSettings(CommonSettings):
     """`llm-observatory-maintenance`: the one service with the owner's URL (DATABASE_URL).
 
     It applies the migrations at start-up (RUN_MIGRATIONS), checks them again every
-    MAINTENANCE_INTERVAL (a recreated database gets its schema back), and enforces
-    RETENTION_DAYS.
+    MAINTENANCE_INTERVAL (a recreated database gets its schema back), enforces
+    RETENTION_DAYS, evaluates BUDGETS_FILE and carries out the API's deletion requests.
     """
 
     run_migrations: bool = True
@@ -255,9 +255,24 @@ class MaintenanceSettings(CommonSettings):
     retention_interval: float = Field(3600.0, gt=0)
     # How often the replicas' lag is read for /metrics (storage/replication.py).
     replication_check_interval: float = Field(10.0, gt=0)
+    # Budgets (storage/budgets.py): the file, validated at start-up (empty: none), and
+    # how often the spend is computed for /metrics and budget_status.
+    budgets_file: str = ""
+    budget_interval: float = Field(60.0, gt=0)
+    # Deletions asked through the API (storage/deletion_requests.py): how often pending
+    # ones are looked for, and rows per delete transaction (also the CLI's default).
+    deletion_poll_interval: float = Field(10.0, gt=0)
+    deletion_batch_size: int = Field(1000, ge=1, le=100_000)
+    # The API's JWT_SECRET: the API signs deletion requests with a key derived from it.
+    jwt_secret: str = Field(DEVELOPMENT_SECRETS["JWT_SECRET"], repr=False)
 
     @field_validator(
-        "maintenance_interval", "retention_interval", "replication_check_interval", mode="before"
+        "maintenance_interval",
+        "retention_interval",
+        "replication_check_interval",
+        "budget_interval",
+        "deletion_poll_interval",
+        mode="before",
     )
     @classmethod
     def _duration(cls, value: str | float) -> float:

@@ -37,6 +37,9 @@ from typing import Any, Literal
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import tuple_row
+
+from llm_observatory.core.settings import MaintenanceSettings
 
 TABLES = ("spans", "log_records", "metric_points")
 TIME_COLUMNS = {"spans": "start_time", "log_records": "time", "metric_points": "time"}
@@ -52,7 +55,7 @@ CONVERSATION_ATTRIBUTES = (
     "traceloop.association.properties.thread_id",
 )
 MAX_VALUE_LENGTH = 1024
-DEFAULT_BATCH_SIZE = 1000
+DEFAULT_BATCH_SIZE: int = MaintenanceSettings.model_fields["deletion_batch_size"].default
 SLICE = timedelta(hours=1)
 LOCK_TIMEOUT = "2s"
 LOCK_RETRIES = 5
@@ -221,9 +224,11 @@ def count(conn: psycopg.Connection, selector: Selector) -> dict[str, int]:
 
 async def count_async(conn: psycopg.AsyncConnection, selector: Selector) -> dict[str, int]:
     counts = {}
-    for table, query, params in _count_queries(selector):
-        row = await (await conn.execute(query, params)).fetchone()
-        counts[table] = row[0] if row else 0
+    async with conn.cursor(row_factory=tuple_row) as cursor:
+        for table, query, params in _count_queries(selector):
+            await cursor.execute(query, params)
+            row = await cursor.fetchone()
+            counts[table] = row[0] if row else 0
     return counts
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 import psycopg
+from prometheus_client import Counter
 from psycopg.types.json import Jsonb
 
 from llm_observatory.core.logging import get_logger
@@ -31,6 +32,13 @@ log = get_logger("llm_observatory.deletion")
 
 _KEY_CONTEXT = b"llm-observatory deletion request v1"
 PENDING_BATCH = 10
+
+REQUESTS = Counter(
+    "llmo_deletion_requests", "Deletion requests from the API handled, by outcome.", ["status"]
+)
+ROWS_DELETED = Counter(
+    "llmo_deletion_rows_deleted", "Rows deleted for the API's deletion requests.", ["table"]
+)
 
 
 def _key(secret: str) -> bytes:
@@ -110,6 +118,7 @@ def process_pending(conn: psycopg.Connection, secret: str, batch_size: int) -> l
                 "WHERE id = %s",
                 (problem, request.id),
             )
+            REQUESTS.labels("refused").inc()
             continue
         conn.execute(
             "UPDATE deletion_audit SET status = 'running', started_at = now() WHERE id = %s",
@@ -123,7 +132,11 @@ def process_pending(conn: psycopg.Connection, secret: str, batch_size: int) -> l
             )  # fmt: skip
         except psycopg.Error as exc:
             log.error("deletion request failed", id=request.id, error=str(exc)[:300])
+            REQUESTS.labels("failed").inc()
             continue
+        REQUESTS.labels("done").inc()
+        for table, rows in deleted.items():
+            ROWS_DELETED.labels(table).inc(rows)
         log.info("deletion request done", id=request.id, rows=deleted)
     return handled
 

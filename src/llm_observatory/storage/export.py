@@ -24,6 +24,7 @@ from typing import IO, Any, Literal
 import orjson
 import psycopg
 from psycopg import sql
+from psycopg.rows import tuple_row
 
 from llm_observatory.core.rows import SPANS
 
@@ -61,12 +62,14 @@ class Layout:
 
 
 def layout(conn: psycopg.Connection) -> Layout:
-    return Layout(dict(conn.execute(TYPES_SQL).fetchall()))  # type: ignore[arg-type]
+    with conn.cursor(row_factory=tuple_row) as cursor:
+        return Layout(dict(cursor.execute(TYPES_SQL).fetchall()))  # type: ignore[arg-type]
 
 
 async def layout_async(conn: psycopg.AsyncConnection) -> Layout:
-    cursor = await conn.execute(TYPES_SQL)
-    return Layout(dict(await cursor.fetchall()))  # type: ignore[arg-type]
+    async with conn.cursor(row_factory=tuple_row) as cursor:
+        await cursor.execute(TYPES_SQL)
+        return Layout(dict(await cursor.fetchall()))  # type: ignore[arg-type]
 
 
 class ExportError(ValueError):
@@ -275,7 +278,7 @@ def export(
     writer = WRITERS[fmt](out, shape)
     query, params = export_query(where, shape)
     total = 0
-    with conn.transaction(), conn.cursor(name="llmo_export") as cursor:
+    with conn.transaction(), conn.cursor(name="llmo_export", row_factory=tuple_row) as cursor:
         cursor.execute(query, params)
         while page := cursor.fetchmany(page_rows):
             writer.write(page)
@@ -293,7 +296,7 @@ async def stream_jsonl(
     shape = await layout_async(conn)
     writer = JsonlWriter(io.BytesIO(), shape)
     query, params = export_query(where, shape)
-    async with conn.transaction(), conn.cursor(name="llmo_export") as cursor:
+    async with conn.transaction(), conn.cursor(name="llmo_export", row_factory=tuple_row) as cursor:
         await cursor.execute(query, params)
         while page := await cursor.fetchmany(page_rows):
             yield b"".join(writer.line(row) for row in page)

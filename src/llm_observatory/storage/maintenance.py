@@ -8,7 +8,11 @@ MAINTENANCE_INTERVAL it checks the schema again (a database recreated under the 
 gets its tables back within that time) and every RETENTION_INTERVAL it enforces
 RETENTION_DAYS: a TimescaleDB policy where the licence allows, else it drops the old
 chunks itself. Every REPLICATION_CHECK_INTERVAL it exports how far behind each
-streaming replica is (storage/replication.py). /health and /metrics on METRICS_PORT.
+streaming replica is (storage/replication.py). Every BUDGET_INTERVAL it computes the
+spend of each budget of BUDGETS_FILE (validated at start-up: an error naming its
+line exits 2) into gauges and budget_status (storage/budgets.py), and every
+DELETION_POLL_INTERVAL it carries out the deletions asked through the API
+(storage/deletion_requests.py). /health and /metrics on METRICS_PORT.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from llm_observatory.core.lifecycle import Listener, serve_until_stopped
 from llm_observatory.core.logging import get_logger
 from llm_observatory.core.ops import make_ops_app
 from llm_observatory.core.settings import MaintenanceSettings
-from llm_observatory.core.startup import load_settings
+from llm_observatory.core.startup import CONFIGURATION_ERROR, load_settings
+from llm_observatory.storage import budgets, deletion_requests
 from llm_observatory.storage.migrate import MigrationError, libpq_url, run_migrations_locked
 from llm_observatory.storage.replication import check_replication
 from llm_observatory.storage.retention import enforce_retention_async
@@ -39,10 +44,13 @@ SCHEMA_OK = Gauge("llmo_maintenance_schema_ok", "1 when the last schema check fo
 
 
 class Maintenance:
-    def __init__(self, settings: MaintenanceSettings) -> None:
+    def __init__(
+        self, settings: MaintenanceSettings, budget_config: budgets.BudgetsConfig | None = None
+    ) -> None:
         self.settings = settings
         self.url = libpq_url(settings.database_url)
         self.schema_ok = False
+        self.budgets = budgets.BudgetEvaluator(budget_config or budgets.BudgetsConfig())
 
     async def check_schema(self) -> None:
         if not self.settings.run_migrations:
@@ -79,12 +87,48 @@ class Maintenance:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), self.settings.replication_check_interval)
 
+    async def evaluate_budgets(self) -> list[budgets.BudgetStatus]:
+        async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
+            statuses = await self.budgets.evaluate(conn)
+            await budgets.write_status(conn, statuses)
+        budgets.publish(statuses)
+        return statuses
+
+    async def watch_budgets(self, stopping: asyncio.Event) -> None:
+        while self.budgets.config.budgets and not stopping.is_set():
+            try:
+                await self.evaluate_budgets()
+            except Exception as exc:  # a missed evaluation must not stop the rest
+                budgets.FAILURES.inc()
+                log.warning("budget evaluation failed", error=str(exc)[:300])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), self.settings.budget_interval)
+
+    def carry_out_deletions(self) -> list[int]:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            return deletion_requests.process_pending(
+                conn, self.settings.jwt_secret, self.settings.deletion_batch_size
+            )
+
+    async def watch_deletions(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                # In a thread: a deletion takes as long as it takes, the loop goes on.
+                await asyncio.to_thread(self.carry_out_deletions)
+            except Exception as exc:
+                log.warning("deletion requests failed", error=str(exc)[:300])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), self.settings.deletion_poll_interval)
+
     async def run(self, stopping: asyncio.Event) -> None:
-        replication = asyncio.create_task(self.watch_replication(stopping))
+        others = [
+            asyncio.create_task(watch(stopping))
+            for watch in (self.watch_replication, self.watch_budgets, self.watch_deletions)
+        ]
         try:
             await self.maintain(stopping)
         finally:
-            await replication
+            await asyncio.gather(*others)
 
     async def maintain(self, stopping: asyncio.Event) -> None:
         next_retention = 0.0
@@ -106,7 +150,14 @@ class Maintenance:
 
 def main() -> None:
     settings = load_settings(MaintenanceSettings, "maintenance")
-    maintenance = Maintenance(settings)
+    try:
+        budget_config = budgets.load_budgets(settings.budgets_file)
+    except budgets.BudgetFileError as exc:
+        log.critical("the budgets file is not valid; not starting", errors=exc.errors)
+        print(f"maintenance: BUDGETS_FILE is not valid:\n{exc}", file=sys.stderr)
+        sys.exit(CONFIGURATION_ERROR)
+    log.info("budgets loaded", file=settings.budgets_file, budgets=len(budget_config.budgets))
+    maintenance = Maintenance(settings, budget_config)
     try:
         asyncio.run(maintenance.check_schema())
     except MigrationError as exc:
