@@ -345,3 +345,127 @@ def test_production_refuses_development_secrets_at_start_up():
     )
     assert result.returncode == 2
     assert "JWT_SECRET" in result.stderr
+
+
+# --- the explorer's endpoints ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/traces/abc", "/api/v1/sessions/conv-1", "/api/v1/users/user-1"]
+)
+def test_unknown_ids_are_404_naming_what_was_asked(path):
+    client, settings, *_ = make_api(rate_limit_requests=100)
+    response = client.get(path, headers=bearer(settings))
+    assert response.status_code == 404
+    assert path.rsplit("/", 1)[1] in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "name"),
+    [
+        ("/api/v1/traces", {"sort": "size"}, "sort"),
+        ("/api/v1/traces", {"order": "up"}, "order"),
+        ("/api/v1/traces", {"status": "meh"}, "status"),
+        ("/api/v1/traces", {"q": "w" * 201}, "q"),
+        ("/api/v1/traces", {"cursor": "x" * 600}, "cursor"),
+        (
+            "/api/v1/traces",
+            {"sort": "cost", "cursor": "WyJ0cmFjZXM6dGltZTpkZXNjIiwiMjAyNSIsInQiXQ"},
+            "cursor",
+        ),
+        ("/api/v1/sessions", {"limit": "501"}, "limit"),
+        ("/api/v1/sessions", {"from": "2025-01-02", "to": "2025-01-01"}, "from"),
+        ("/api/v1/sessions", {"cursor": "!!"}, "cursor"),
+        ("/api/v1/users", {"to": "tomorrow"}, "to"),
+        ("/api/v1/users", {"model": "m" * 300}, "model"),
+        ("/api/v1/logs", {"min_severity": "loud"}, "min_severity"),
+        ("/api/v1/logs", {"trace_id": "t" * 300}, "trace_id"),
+        ("/api/v1/logs", {"limit": "0"}, "limit"),
+        ("/api/v1/sessions/" + "s" * 300, {}, "session_id"),
+    ],
+)
+def test_every_bad_parameter_is_422_naming_it(path, params, name):
+    client, settings, db, _ = make_api(rate_limit_requests=100)
+    response = client.get(path, headers=bearer(settings), params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["message"].startswith(f"{name}: "), response.json()
+    assert db.calls == []  # refused before any query
+
+
+@pytest.mark.parametrize(
+    ("query", "argument"),
+    [
+        ('{ traces(sort: "size") { nextCursor } }', "sort"),
+        ('{ traces(filter: {q: "%s"}) { nextCursor } }' % ("w" * 201), "filter.q"),
+        ("{ sessions(first: 0) { nextCursor } }", "first"),
+        (
+            '{ users(filter: {from: "2025-01-02T00:00:00Z", to: "2025-01-01T00:00:00Z"}) '
+            "{ nextCursor } }",
+            "filter.from",
+        ),
+        ("{ logs(filter: {minSeverity: 30}) { nextCursor } }", "filter.minSeverity"),
+        ('{ logs(after: "garbage!") { nextCursor } }', "after"),
+    ],
+)
+def test_graphql_bad_arguments_of_the_explorer_are_named(query, argument):
+    client, settings, *_ = make_api(rate_limit_requests=100)
+    body = client.post("/graphql", headers=bearer(settings), json={"query": query}).json()
+    (error,) = body["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "argument": argument}
+    assert error["message"].startswith(f"{argument}: ")
+
+
+def test_rest_and_graphql_answer_a_session_from_the_same_rows():
+    client, settings, db, _ = make_api(rate_limit_requests=100)
+    db.rows = [SESSION_ROW]
+    rest = client.get("/api/v1/sessions", headers=bearer(settings)).json()
+    assert rest["items"][0] == {
+        **{
+            k: v
+            for k, v in SESSION_ROW.items()
+            if k not in {"first_seen", "last_seen", "id", "scanned", "oldest"}
+        },
+        "first_seen": "2025-01-01T00:00:00Z",
+        "last_seen": "2025-01-01T01:00:00Z",
+        "cost_usd": 0.25,
+    }
+    query = "{ sessions { items { sessionId traces llmCalls inputTokens costUsd users } } }"
+    graph = client.post("/graphql", headers=bearer(settings), json={"query": query}).json()
+    (item,) = graph["data"]["sessions"]["items"]
+    assert item == {
+        "sessionId": "conv-1", "traces": 2, "llmCalls": 3, "inputTokens": 2**40,
+        "costUsd": 0.25, "users": ["u1"],
+    }  # fmt: skip
+
+
+# One row that serves every statement of a session list: the scan's edge, the id and
+# time of the group, and the group's totals.
+SESSION_ROW = {
+    "scanned": 1,
+    "oldest": datetime(2025, 1, 1, tzinfo=UTC),
+    "id": "conv-1",
+    "session_id": "conv-1",
+    "first_seen": datetime(2025, 1, 1, tzinfo=UTC),
+    "last_seen": datetime(2025, 1, 1, 1, tzinfo=UTC),
+    "traces": 2,
+    "llm_calls": 3,
+    "input_tokens": 2**40,
+    "output_tokens": 7,
+    "cost_usd": Decimal("0.25"),
+    "errors": 0,
+    "users": ["u1"],
+}
+
+
+@pytest.mark.parametrize("sort", ["time", "duration", "cost"])
+@pytest.mark.parametrize("way", ["probed", "hashed"])
+def test_every_trace_list_way_keeps_client_text_out_of_the_sql(sort, way):
+    filters = {name: HOSTILE for name in ("service", "provider", "model", "user", "session", "q")}
+    query = TraceQuery.parse({**filters, "status": "ok", "from": "2025-01-01"}, sort=sort)
+    statement, params = trace_list_sql(query, way, common_search=way == "hashed")
+    text = statement.as_string()
+    assert "DROP TABLE" not in text
+    for name in filters:
+        assert params[name] == HOSTILE and f"%({name})s" in text
+    # Probes look near the root only: the window that lets TimescaleDB skip chunks.
+    assert "r.start_time - %(spread_before)s" in text

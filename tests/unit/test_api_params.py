@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
-from llm_observatory.api.params import BadParameter, Cursor, TraceQuery, UsageQuery
+from llm_observatory.api.params import (
+    BadParameter,
+    Cursor,
+    LogQuery,
+    SessionQuery,
+    TraceQuery,
+    UsageQuery,
+    UserQuery,
+)
 
 
 def test_cursor_round_trips_time_and_trace_id_exactly():
@@ -123,3 +132,100 @@ def test_trace_query_keeps_filters_and_decodes_the_cursor():
     assert (f.service, f.provider, f.model, f.status) == ("svc", "openai", "gpt", "error")
     assert query.limit == 5
     assert query.after == cursor
+
+
+# --- filters of every list ------------------------------------------------------------
+
+LONG = "x" * 257
+
+
+@pytest.mark.parametrize(
+    ("query_type", "filters", "name"),
+    [
+        (TraceQuery, {"status": "meh"}, "status"),
+        (TraceQuery, {"service": LONG}, "service"),
+        (TraceQuery, {"model": LONG}, "model"),
+        (TraceQuery, {"provider": LONG}, "provider"),
+        (TraceQuery, {"user": LONG}, "user"),
+        (TraceQuery, {"session": LONG}, "session"),
+        (TraceQuery, {"q": "w" * 201}, "q"),
+        (TraceQuery, {"from": "yesterday"}, "from"),
+        (TraceQuery, {"to": "2025-13-01"}, "to"),
+        (SessionQuery, {"user": LONG}, "user"),
+        (SessionQuery, {"from": "2025-01-02", "to": "2025-01-01"}, "from"),
+        (UserQuery, {"model": LONG}, "model"),
+        (UserQuery, {"to": "soon"}, "to"),
+        (LogQuery, {"min_severity": "loud"}, "min_severity"),
+        (LogQuery, {"min_severity": "0"}, "min_severity"),
+        (LogQuery, {"min_severity": 25}, "min_severity"),
+        (LogQuery, {"trace_id": LONG}, "trace_id"),
+        (LogQuery, {"q": "w" * 201}, "q"),
+    ],
+)
+def test_every_malformed_filter_is_named(query_type, filters, name):
+    with pytest.raises(BadParameter) as caught:
+        query_type.parse(filters)
+    assert caught.value.name == name
+    with pytest.raises(BadParameter) as caught:  # GraphQL's names
+        query_type.parse(filters, filter_prefix="filter.", names={"from": "filter.from"})
+    assert caught.value.name == f"filter.{name}"
+
+
+def test_blank_filters_are_no_filters_and_times_are_utc():
+    query = TraceQuery.parse(
+        {"service": "", "status": "", "q": "", "from": "2025-01-01T01:00:00+01:00"}
+    )
+    assert query.filter.service is None and query.filter.status is None and query.filter.q is None
+    assert query.filter.start == datetime(2025, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "number"), [("error", 17), ("WARN", 13), ("info", 9), ("21", 21), (5, 5)]
+)
+def test_minimum_severity_by_name_or_number(value, number):
+    assert LogQuery.parse({"min_severity": value}).filter.min_severity == number
+
+
+@pytest.mark.parametrize(("sort", "order"), [("size", "desc"), ("time", "up")])
+def test_trace_sort_and_order_are_checked(sort, order):
+    with pytest.raises(BadParameter) as caught:
+        TraceQuery.parse(sort=sort, order=order)
+    assert caught.value.name == ("sort" if sort == "size" else "order")
+
+
+@pytest.mark.parametrize("limit", [0, -1, 501])
+@pytest.mark.parametrize("query_type", [SessionQuery, UserQuery, LogQuery])
+def test_page_sizes_of_every_list(query_type, limit):
+    with pytest.raises(BadParameter) as caught:
+        query_type.parse(limit=limit, names={"limit": "first"})
+    assert caught.value.name == "first"
+
+
+@pytest.mark.parametrize(
+    ("sort", "key"),
+    [
+        ("time", datetime(2025, 1, 1, 12, 0, 0, 5, tzinfo=UTC)),
+        ("duration", 1234.5678901234),
+        ("cost", Decimal("0.000012345")),
+    ],
+)
+def test_trace_cursors_carry_their_sort_key_exactly(sort, key):
+    cursor = Cursor(key, "ab" * 16).encode(f"traces:{sort}:desc")
+    query = TraceQuery.parse(sort=sort, cursor=cursor)
+    assert query.after == Cursor(key, "ab" * 16)
+    assert type(query.after.key) is type(key)
+
+
+def test_a_cursor_of_another_list_or_sort_is_refused():
+    by_time = Cursor(datetime(2025, 1, 1, tzinfo=UTC), "t").encode("traces:time:desc")
+    with pytest.raises(BadParameter, match="cursor of traces:time:desc"):
+        TraceQuery.parse(sort="cost", cursor=by_time)
+    with pytest.raises(BadParameter, match="cursor of traces:time:desc"):
+        TraceQuery.parse(order="asc", cursor=by_time)
+    with pytest.raises(BadParameter, match="not of sessions"):
+        SessionQuery.parse(cursor=Cursor(datetime(2025, 1, 1, tzinfo=UTC), "u").encode("users"))
+    bad_key = base64.urlsafe_b64encode(b'["traces:cost:desc","NaN","t"]').decode()
+    with pytest.raises(BadParameter, match="malformed"):
+        TraceQuery.parse(sort="cost", cursor=bad_key)
+    with pytest.raises(BadParameter, match="malformed"):
+        LogQuery.parse(cursor="x" * 600)

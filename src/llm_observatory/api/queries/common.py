@@ -44,9 +44,14 @@ LOG_EXPRESSIONS: dict[str, str] = {
 
 # Words of prompts and completions, for `q`: the expression of the full-text index of
 # migration 0005 (spans_llm_search_idx), written exactly as there so the planner uses
-# it. Only string values are indexed (message text, tool arguments), not JSON keys.
+# it. Only string values are indexed (message text, tool arguments and results), not
+# JSON keys. Of the input, only the newest message (the call's prompt, or the tool
+# result it answers): the system prompt and the earlier turns repeat in every call of
+# a conversation and are indexed with the calls that wrote them; indexing them again
+# made ingest four times slower.
 MESSAGE_SEARCH_VECTOR = (
-    "(jsonb_to_tsvector('simple'::regconfig, coalesce({t}.input_messages, 'null'::jsonb), "
+    "(jsonb_to_tsvector('simple'::regconfig, coalesce(CASE jsonb_typeof({t}.input_messages) "
+    "WHEN 'array' THEN {t}.input_messages -> -1 ELSE {t}.input_messages END, 'null'::jsonb), "
     "'[\"string\"]'::jsonb) || jsonb_to_tsvector('simple'::regconfig, "
     "coalesce({t}.output_messages, 'null'::jsonb), '[\"string\"]'::jsonb))"
 )

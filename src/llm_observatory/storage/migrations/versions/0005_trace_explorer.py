@@ -18,7 +18,8 @@ seeded spans with messages (tests/performance/api_benchmark.py):
   index of the usage query also carries trace, conversation and user ids, for the
   cost sort and the most recently active groups;
 * search: full-text indexes over the words of prompts and completions (LLM calls
-  only) and of log bodies; the expressions are the ones api/queries/common.py uses;
+  only; of the input its newest message, see api/queries/common.py, whose
+  expressions these are) and of log bodies;
 * logs of at least a warning, newest first.
 
 All indexes are partial where a subset is read (`WHERE is_llm`, roots, failures), so
@@ -39,7 +40,8 @@ depends_on: str | Sequence[str] | None = None
 # Must equal api/queries/common.py's MESSAGE_SEARCH_VECTOR / LOG_SEARCH_VECTOR (with the
 # table alias dropped), or the planner cannot use the index.
 MESSAGE_WORDS = (
-    "(jsonb_to_tsvector('simple'::regconfig, coalesce(input_messages, 'null'::jsonb), "
+    "(jsonb_to_tsvector('simple'::regconfig, coalesce(CASE jsonb_typeof(input_messages) "
+    "WHEN 'array' THEN input_messages -> -1 ELSE input_messages END, 'null'::jsonb), "
     "'[\"string\"]'::jsonb) || jsonb_to_tsvector('simple'::regconfig, "
     "coalesce(output_messages, 'null'::jsonb), '[\"string\"]'::jsonb))"
 )

@@ -1,0 +1,69 @@
+"""The API's SQL is derived from the answer models and matches migration 0005's indexes."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from llm_observatory.api.queries import common, groups
+from llm_observatory.api.schemas import LogRecord, SessionSummary, Span, UserSummary
+
+MIGRATION = (
+    Path(__file__).resolve().parents[2]
+    / "src/llm_observatory/storage/migrations/versions/0005_trace_explorer.py"
+)
+
+
+def _migration():
+    spec = importlib.util.spec_from_file_location("migration_0005", MIGRATION)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_search_expressions_are_the_indexed_ones():
+    # The planner uses an expression index only for the same expression, to the letter.
+    migration = _migration()
+    assert common.expression(common.MESSAGE_SEARCH_VECTOR, "x").replace("x.", "") == (
+        migration.MESSAGE_WORDS
+    )
+    assert common.expression(common.LOG_SEARCH_VECTOR, "l").replace("l.", "") == (
+        migration.LOG_WORDS
+    )
+    definitions = {name: new for name, (new, _) in migration.INDEXES.items()}
+    assert migration.MESSAGE_WORDS in definitions["spans_llm_search_idx"]
+    assert migration.LOG_WORDS in definitions["log_records_search_idx"]
+
+
+def test_select_lists_name_every_field_of_their_model():
+    for model, expressions in (
+        (Span, common.SPAN_EXPRESSIONS),
+        (LogRecord, common.LOG_EXPRESSIONS),
+    ):
+        text = common.select_list(model, "s", expressions).as_string()
+        for field in model.model_fields:
+            assert f'AS "{field}"' in text, (model, field)
+        assert text.count(" AS ") == len(model.model_fields)
+
+
+def test_group_answers_are_summed_field_by_field():
+    for grouping, model in ((groups.SESSIONS, SessionSummary), (groups.USERS, UserSummary)):
+        text = grouping.select().as_string()
+        for field in model.model_fields:
+            assert f'AS "{field}"' in text, (model, field)
+        assert f"s.{grouping.column} AS " in text
+
+
+def test_downgrade_restores_what_0005_replaced():
+    migration = _migration()
+    replaced = {name for name, (_, before) in migration.INDEXES.items() if before is not None}
+    assert replaced == {
+        "spans_root_time_idx",
+        "spans_model_time_idx",
+        "spans_provider_time_idx",
+        "spans_llm_usage_idx",
+    }
+    for name, (new, before) in migration.INDEXES.items():
+        assert "WHERE" in new or "log_records" in new, name  # partial where a subset is read
+        if before is not None:
+            assert before.split(" INCLUDE")[0].split(" WHERE")[0] in new, name
