@@ -117,6 +117,7 @@ def test_prometheus_scrapes_each_service_and_alertmanager():
         "collector": ["collector:9090"],
         "storage": ["storage:9090"],
         "api": ["api:9090"],
+        "maintenance": ["maintenance:9090"],
     }
     assert shipped["rule_files"] == ["/etc/prometheus/alerts/*.yml"]
     managers = shipped["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]

@@ -23,7 +23,7 @@ from grafana_sql import ALL, QueryContext, Variable, render
 from otlp_builders import make_llm_span_request
 from stack_support import Stack
 
-SCRAPED_SERVICES = ("collector", "storage", "api")
+SCRAPED_SERVICES = ("collector", "storage", "api", "maintenance")
 EXPECTED_JOBS = {"prometheus", "alertmanager", *SCRAPED_SERVICES}
 RO_USER = os.environ.get("DB_READONLY_USER", "llm_observatory_readonly")
 RO_PASSWORD = os.environ.get("DB_READONLY_PASSWORD", "readonly_dev_password")
