@@ -7,6 +7,7 @@ prints it before running it, so whatever a task does can be repeated by hand.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import re
@@ -923,12 +924,78 @@ def restore(c, path, mode="base"):
         "mode": MODE_HELP,
         "subject": "the token's subject (sub claim)",
         "ttl": "lifetime in seconds (default: JWT_EXPIRATION)",
+        "scope": "admin: the token may also delete data",
     }
 )
-def token(c, mode="base", subject="developer", ttl=0):
-    """Mint a development JWT for the API."""
+def token(c, mode="base", subject="developer", ttl=0, scope=""):
+    """Mint a development JWT for the API (--scope admin: it may also delete data)."""
     ttl_flag = f" --ttl {int(ttl)}" if int(ttl) else ""
-    cli(c, mode, f"token --subject {shlex.quote(subject)}{ttl_flag}")
+    scope_flag = f" --scope {shlex.quote(scope)}" if scope else ""
+    cli(c, mode, f"token --subject {shlex.quote(subject)}{ttl_flag}{scope_flag}")
+
+
+def _flags(**values: str) -> str:
+    """` --name value` for each value given (shell-quoted), in order."""
+    return "".join(
+        f" --{name.replace('_', '-')} {shlex.quote(str(value))}"
+        for name, value in values.items()
+        if value
+    )
+
+
+@task(
+    help={
+        "mode": MODE_HELP,
+        "user": "a user id: their traces, logs and metric points",
+        "conversation": "a conversation (session) id",
+        "trace": "a trace id",
+        "service": "a service name",
+        "before": "only data older than this time (ISO 8601)",
+        "confirm": "yes, delete (without it: a dry run, counts per table)",
+    }
+)
+def delete(
+    c, mode="base", user="", conversation="", trace="", service="", before="", confirm=False
+):
+    """Delete a user's, conversation's, trace's or service's data (dry run unless --confirm)."""
+    flags = _flags(user=user, conversation=conversation, trace=trace, service=service)
+    flags += _flags(before=before, requested_by=getpass.getuser())
+    cli(c, mode, "delete" + flags + (" --confirm" if confirm else ""))
+
+
+@task(
+    help={
+        "mode": MODE_HELP,
+        "start": "from this time (ISO 8601), inclusive",
+        "end": "to this time, exclusive (default: now)",
+        "output": "the file to write on this machine",
+        "format": "jsonl (default), csv or parquet",
+        "service": "only this service's spans",
+        "model": "only this model's spans",
+        "user": "only this user's spans",
+        "conversation": "only this conversation's spans",
+    }
+)
+def export(
+    c, start, output, mode="base", end="now", format="jsonl",
+    service="", model="", user="", conversation="",
+):  # fmt: skip
+    """Export spans of a time range to a file here (streamed from the cli container)."""
+    target = Path(output).resolve()
+    partial = target.with_name(f".{target.name}.partial")
+    flags = _flags(service=service, model=model, user=user, conversation=conversation)
+    command = (
+        f"--profile tools run --rm -T cli export --from {shlex.quote(start)} "
+        f"--to {shlex.quote(end)} --format {shlex.quote(format)}{flags} --output - "
+        f"> {shlex.quote(str(partial))}"
+    )
+    # No pseudo-terminal: the data is binary (Parquet) and goes through the shell's `>`.
+    result = compose(c, mode, command, pty=False, warn=True)
+    if result is None or not result.ok:
+        partial.unlink(missing_ok=True)
+        raise Exit("export failed (nothing written)", code=1)
+    partial.replace(target)
+    print(f"written: {target}")
 
 
 def _db_role(role: str) -> tuple[str, str]:
