@@ -95,7 +95,8 @@ def main() -> int:
         ).fetchone()[0]
         size = conn.execute("SELECT pg_size_pretty(pg_total_relation_size('spans'))").fetchone()
     print(f"{expected:,} spans to export ({size[0]} in the database)")
-    print(f"{'format':8} {'rows':>10} {'seconds':>8} {'rows/s':>9} {'MiB out':>8} {'peak RSS MiB':>13}")
+    header = ("format", "rows", "seconds", "rows/s", "MiB out", "peak RSS MiB")
+    print("{:8} {:>10} {:>8} {:>9} {:>8} {:>13}".format(*header))
     failed = False
     with tempfile.TemporaryDirectory() as scratch:
         for fmt in args.formats.split(","):
