@@ -140,7 +140,8 @@ async def _primary(request: Request) -> psycopg.AsyncConnection:
             libpq_url(settings.database_url),
             autocommit=True,
             connect_timeout=5,
-            target_session_attrs="read-write",
+            # Not read-write: that also refuses the role's read-only default.
+            target_session_attrs="primary",
             options=f"-c statement_timeout={int(settings.db_statement_timeout * 1000)}",
         )
     except psycopg.OperationalError as exc:
