@@ -273,15 +273,13 @@ class _Plan:
         ctes = [with_.removeprefix("WITH ").strip()] if with_ else []
         probes = [c for c in conditions if not c.startswith("NOT EXISTS")]
         conditions = [c for c in conditions if c not in probes]
-        only = ""
         if found is not None:
             candidates, probes = found
             conditions = [self._in_candidates()]
             ctes.insert(0, f"candidates AS MATERIALIZED ({candidates})")
-            only = " AND x.trace_id IN (SELECT trace_id FROM candidates)"
         ctes.append(
             "costs AS MATERIALIZED (SELECT x.trace_id, sum(x.cost_usd) AS cost FROM spans x "
-            f"WHERE x.is_llm{self.range}{only} GROUP BY x.trace_id)"
+            f"WHERE x.is_llm{self.range} GROUP BY x.trace_id)"
         )
         outer = [*([self.after] if self.after else []), *probes]
         # OFFSET 0 keeps the outer filter out of the subquery: probes run in cost order.
