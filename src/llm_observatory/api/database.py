@@ -1,7 +1,8 @@
 """The API's database access: one async pool on the read-only role.
 
 DATABASE_URL is the read-only URL (compose passes DATABASE_READONLY_URL): the role can
-SELECT and nothing else, so no bug in the API can change data. Every statement runs
+SELECT, and insert a signed deletion request that maintenance carries out
+(api/governance.py), so no bug in the API can change data. Every statement runs
 with a server-side timeout, so a runaway query gives its connection back.
 """
 
