@@ -245,3 +245,28 @@ def test_published_gauges_carry_the_budgets_labels():
     labels = ("unit-test-budget", "daily", "model", "gpt-4o")
     assert budgets.SPEND.labels(*labels)._value.get() == 8.5
     assert budgets.LIMIT.labels(*labels)._value.get() == 10.0
+
+
+def test_maintenance_refuses_to_start_on_an_invalid_budgets_file(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    bad = tmp_path / "budgets.yml"
+    bad.write_text("budgets:\n  - name: x\n    period: hourly\n    limit_usd: 5\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "llm_observatory.storage.maintenance"],
+        env={
+            **os.environ,
+            "BUDGETS_FILE": str(bad),
+            # Never reached: the file is checked before the database.
+            "DATABASE_URL": "postgresql://nobody:x@127.0.0.1:9/none",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert (
+        f"{bad}:3: budgets[0] (x): period must be daily or monthly, not 'hourly'" in result.stderr
+    )
