@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry, Counter
 from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
-from llm_observatory.core.ops import make_ops_app, run_health_checks
+from llm_observatory.core.ops import health_response, make_ops_app, run_health_checks
 
 # What a failing dependency's exception says: host, role, address. /health is open.
 SECRET_DETAIL = 'connection to server at "db.internal" (10.0.0.7), user "llm_app" refused'
@@ -70,3 +70,23 @@ def test_metrics_exposes_the_registry():
     response = TestClient(make_ops_app(registry=registry)).get("/metrics")
     assert response.status_code == 200
     assert "llmo_test_things_total 3.0" in response.text
+
+
+def test_metrics_off_leaves_health_on():
+    """METRICS_ENABLED=false must not break the container's healthcheck on the same port."""
+    client = TestClient(make_ops_app({"database": _ok}, metrics=False))
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/health").json() == {"status": "ok", "database": "ok"}
+
+
+async def test_the_health_answer_is_an_asgi_app_for_plain_asgi_services():
+    """Storage's ingest app answers /health with this same response object."""
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    answer = await health_response({"database": _broken})
+    await answer({"type": "http"}, None, send)
+    assert sent[0]["status"] == 503
+    assert sent[1]["body"] == b'{"status":"degraded","database":"down"}'

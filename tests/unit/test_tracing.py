@@ -48,7 +48,24 @@ def test_the_collector_refuses_to_trace_into_itself():
 
 def test_no_endpoint_no_tracing():
     assert tracing.setup_tracing("collector", "") is False
-    assert tracing.tracer() is None
+    assert not tracing.enabled()
+    with tracing.span("nothing", attributes={"a": 1}) as span:
+        span.set_attribute("b", 2)  # callers need not ask whether tracing is on
+    assert not span.is_recording()
+
+
+async def test_a_span_records_the_error_that_leaves_it_and_reraises():
+    exporter = InMemorySpanExporter()
+    tracing.setup_tracing("test", "http://jaeger:4317", exporter=exporter)
+    try:
+        with pytest.raises(ConnectionError), tracing.span("forward traces"):
+            raise ConnectionError("storage unreachable")
+    finally:
+        tracing.shutdown()
+    [span] = exporter.get_finished_spans()
+    assert not span.status.is_ok
+    assert span.status.description == "ConnectionError: storage unreachable"
+    assert [event.name for event in span.events] == ["exception"]
 
 
 class HeaderRecorder:
@@ -176,10 +193,10 @@ def test_shutdown_does_not_wait_for_an_unreachable_exporter():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     assert tracing.setup_tracing("test", f"http://127.0.0.1:{port}")
-    with tracing.tracer().start_as_current_span("unsent"):
+    with tracing.span("unsent"):
         pass
     started = time.monotonic()
     tracing.shutdown()
-    # The exporter alone would retry for its 5 s timeout, after a 2 s flush.
+    # The exporter alone would retry for its timeout, after the flush.
     assert time.monotonic() - started < tracing.SHUTDOWN_SECONDS + 1.0
     assert not tracing.enabled()

@@ -29,7 +29,7 @@ from llm_observatory.api.state import ApiState
 from llm_observatory.api.ui import mount_ui
 from llm_observatory.api.ui.docs import add_offline_docs
 from llm_observatory.core.logging import get_logger
-from llm_observatory.core.ops import run_health_checks
+from llm_observatory.core.ops import health_response
 from llm_observatory.core.settings import ApiSettings
 from llm_observatory.core.tracing import TracingMiddleware
 
@@ -110,11 +110,7 @@ def create_app(settings: ApiSettings, state: ApiState | None = None) -> FastAPI:
         responses={503: {"model": Health, "description": "A dependency is down"}},
     )
     async def health() -> JSONResponse:
-        healthy, report = await run_health_checks(
-            {"database": state.database.check, "redis": state.redis.check}
-        )
-        body = {"status": "ok" if healthy else "degraded", **report}
-        return JSONResponse(body, status_code=200 if healthy else 503)
+        return await health_response({"database": state.database.check, "redis": state.redis.check})
 
     app.include_router(rest.router, tags=["rest"])
     app.include_router(governance.router, tags=["governance"])

@@ -104,21 +104,13 @@ class Exporter:
 
     def _handler(self, signal: str):  # type: ignore[no-untyped-def]
         async def forward(rows: list[str]) -> list[Refusal]:
-            tracer = tracing.tracer()
-            if tracer is None:
-                return await self.storage.ingest(signal, rows)
-            with tracer.start_as_current_span(
+            with tracing.span(
                 f"forward {signal}",
                 kind=tracing.SpanKind.CLIENT,
                 attributes={"llmo.signal": signal, "llmo.batch.items": len(rows)},
-                record_exception=False,
-                **tracing.batch_span_args(BATCH_CONTEXTS.get()),
-            ) as span:
-                try:
-                    return await self.storage.ingest(signal, rows)
-                except Exception as exc:
-                    tracing.record_error(span, exc)
-                    raise
+                batch=BATCH_CONTEXTS.get(),
+            ):
+                return await self.storage.ingest(signal, rows)
 
         return forward
 

@@ -112,21 +112,13 @@ class Pipeline:
 
         Raises decode.DecodeError / decode.TooLarge (not retryable) or Backpressure.
         """
-        tracer = tracing.tracer()
-        if tracer is None:
-            return await self._export(signal, body, media_type, protocol, gzip, ingest_key)
         # No traceparent from the sender: its exporter's context is not ours to join.
-        with tracer.start_as_current_span(
+        with tracing.span(
             f"export {signal.name}",
             kind=tracing.SpanKind.SERVER,
             attributes={"llmo.signal": signal.name, "llmo.protocol": protocol},
-            record_exception=False,
-        ) as span:
-            try:
-                return await self._export(signal, body, media_type, protocol, gzip, ingest_key)
-            except Exception as exc:
-                tracing.record_error(span, exc)
-                raise
+        ):
+            return await self._export(signal, body, media_type, protocol, gzip, ingest_key)
 
     async def _export(
         self,

@@ -79,18 +79,32 @@ async def ping_database(pool: Any, up: Gauge | None = None) -> None:
         up.set(1)
 
 
+async def health_response(checks: Mapping[str, HealthCheck]) -> JSONResponse:
+    """The /health answer of every service: 200 {"status": "ok", dependency: "ok", ...},
+    or 503 {"status": "degraded", ...} when a check failed. An ASGI app itself, so a
+    plain ASGI service answers with `await (await health_response(...))(scope, receive,
+    send)`."""
+    healthy, report = await run_health_checks(checks)
+    body = {"status": "ok" if healthy else "degraded", **report}
+    return JSONResponse(body, status_code=200 if healthy else 503)
+
+
 def make_ops_app(
     checks: Mapping[str, HealthCheck] | None = None,
     registry: CollectorRegistry = REGISTRY,
+    *,
+    metrics: bool = True,
 ) -> Starlette:
+    """/health over `checks`, and /metrics of `registry` unless `metrics` is False."""
     checks = dict(checks or {})
 
     async def health(_: Request) -> JSONResponse:
-        healthy, report = await run_health_checks(checks)
-        body = {"status": "ok" if healthy else "degraded", **report}
-        return JSONResponse(body, status_code=200 if healthy else 503)
+        return await health_response(checks)
 
-    async def metrics(_: Request) -> Response:
+    async def exposition(_: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    return Starlette(routes=[Route("/health", health), Route("/metrics", metrics)])
+    routes = [Route("/health", health)]
+    if metrics:
+        routes.append(Route("/metrics", exposition))
+    return Starlette(routes=routes)

@@ -12,23 +12,28 @@ mix exports: a batch's span is the child of its first export and links the other
 The collector must never receive its own spans as user data (each export would make
 another span to export, for ever): `setup_tracing` refuses an endpoint that points
 at the calling process's own OTLP ports.
+
+Services open their spans with `span()`, which does nothing when tracing is off.
+An endpoint that does not answer (a stack started without Jaeger) costs one warning
+in the log, and one info line when it answers again (core/tracing_export.py).
 """
 
 from __future__ import annotations
 
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Link, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import INVALID_SPAN, Link, Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from llm_observatory.core.logging import get_logger
+from llm_observatory.core.tracing_export import QuietExporter
 
 log = get_logger(__name__)
 
@@ -42,11 +47,6 @@ _provider: Any = None
 
 class SelfTracingLoop(ValueError):
     """The OTLP endpoint is this process itself."""
-
-
-def tracer() -> Tracer | None:
-    """The service's tracer, or None when tracing is off (callers skip all span work)."""
-    return _tracer
 
 
 def enabled() -> bool:
@@ -98,14 +98,25 @@ def setup_tracing(
     provider = TracerProvider(resource=Resource.create({"service.name": name}))
     if exporter is None:
         insecure = not endpoint.startswith("https://")
-        exporter = OTLPSpanExporter(endpoint=endpoint, insecure=insecure, timeout=5)
-    provider.add_span_processor(BatchSpanProcessor(exporter))
+        exporter = OTLPSpanExporter(
+            endpoint=endpoint,
+            insecure=insecure,
+            timeout=EXPORT_SECONDS,
+            channel_options=CHANNEL_OPTIONS,
+        )
+    provider.add_span_processor(BatchSpanProcessor(QuietExporter(exporter, endpoint)))
     _provider = provider
     _tracer = provider.get_tracer(f"llm_observatory.{service}")
     log.info("self-tracing on", endpoint=endpoint, service_name=name)
     return True
 
 
+# Our own spans go to a Jaeger next to us: an export that takes longer is a failure.
+EXPORT_SECONDS = 3
+# gRPC waits longer and longer between connection attempts to an endpoint that is down
+# (up to two minutes), and channels share that wait: cap it, so a Jaeger that comes
+# back is seen within a probe or two (core/tracing_export.py).
+CHANNEL_OPTIONS = (("grpc.max_reconnect_backoff_ms", 5000),)
 SHUTDOWN_SECONDS = 1.0
 
 
@@ -145,21 +156,60 @@ def extract(headers: Iterable[tuple[bytes, bytes]]) -> otel_context.Context | No
     return _PROPAGATOR.extract(carrier) if carrier else None
 
 
-def batch_span_args(contexts: tuple[Any, ...]) -> dict[str, Any]:
-    """Parent and links for a span over a batch of queued items (see module docstring)."""
-    if not contexts:
-        return {}
+def _links(contexts: tuple[Any, ...]) -> list[Link]:
     links = []
-    for ctx in contexts[1:]:
+    for ctx in contexts:
         span_context = trace.get_current_span(ctx).get_span_context()
         if span_context.is_valid:
             links.append(Link(span_context))
-    return {"context": contexts[0], "links": links}
+    return links
 
 
-def record_error(span: trace.Span, exc: BaseException) -> None:
-    span.record_exception(exc)
-    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:200]))
+@contextmanager
+def span(
+    name: str,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    attributes: Mapping[str, Any] | None = None,
+    headers: Iterable[tuple[bytes, bytes]] | None = None,
+    batch: tuple[Any, ...] = (),
+) -> Iterator[Span]:
+    """A current span around the block, ended with an error status if the block raises.
+
+    With tracing off it yields a span that records nothing, so callers set attributes
+    without asking. `headers`: raw ASGI headers whose traceparent is the parent.
+    `batch`: the contexts captured with a batch's items (core.batching.BATCH_CONTEXTS):
+    the span is the child of the first and links the others.
+    """
+    tracer_ = _tracer
+    if tracer_ is None:
+        yield INVALID_SPAN
+        return
+    options: dict[str, Any] = {}
+    if batch:
+        options = {"context": batch[0], "links": _links(batch[1:])}
+    elif headers is not None:
+        options = {"context": extract(headers)}
+    with tracer_.start_as_current_span(
+        name, kind=kind, attributes=attributes, record_exception=False, **options
+    ) as current:
+        try:
+            yield current
+        except Exception as exc:
+            record_error(current, exc)
+            raise
+
+
+def set_http_status(span_: Span, status: int) -> None:
+    """The answer's status on a SERVER span; a 5xx marks it failed."""
+    span_.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span_.set_status(Status(StatusCode.ERROR))
+
+
+def record_error(span_: Span, exc: BaseException) -> None:
+    span_.record_exception(exc)
+    span_.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:200]))
 
 
 class TracingMiddleware:
@@ -174,8 +224,7 @@ class TracingMiddleware:
         self.skip = frozenset(skip_paths)
 
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
-        tracer_ = _tracer
-        if tracer_ is None or scope["type"] != "http" or scope["path"] in self.skip:
+        if _tracer is None or scope["type"] != "http" or scope["path"] in self.skip:
             await self.app(scope, receive, send)
             return
         status = {"code": 500}
@@ -185,26 +234,17 @@ class TracingMiddleware:
                 status["code"] = message["status"]
             await send(message)
 
-        started = time.time_ns()
-        span = tracer_.start_span(
+        with span(
             f"{scope['method']} {scope['path']}",
-            context=extract(scope.get("headers") or ()),
             kind=SpanKind.SERVER,
-            start_time=started,
+            headers=scope.get("headers") or (),
             attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
-        )
-        try:
-            with trace.use_span(span, end_on_exit=False, record_exception=False):
+        ) as request_span:
+            try:
                 await self.app(scope, receive, send_wrapper)
-        except Exception as exc:
-            record_error(span, exc)
-            raise
-        finally:
-            route = getattr(scope.get("route"), "path", None)
-            if route:
-                span.update_name(f"{scope['method']} {route}")
-                span.set_attribute("http.route", route)
-            span.set_attribute("http.response.status_code", status["code"])
-            if status["code"] >= 500:
-                span.set_status(Status(StatusCode.ERROR))
-            span.end()
+            finally:
+                route = getattr(scope.get("route"), "path", None)
+                if route:
+                    request_span.update_name(f"{scope['method']} {route}")
+                    request_span.set_attribute("http.route", route)
+                set_http_status(request_span, status["code"])

@@ -33,7 +33,7 @@ from llm_observatory.core.batching import (
     Refusal,
 )
 from llm_observatory.core.logging import get_logger
-from llm_observatory.core.ops import ping_database, run_health_checks
+from llm_observatory.core.ops import health_response, ping_database
 from llm_observatory.core.settings import StorageSettings
 from llm_observatory.core.signals import SIGNALS
 from llm_observatory.storage import metrics
@@ -120,10 +120,7 @@ class Storage:
             return result.refused
 
         async def traced_write(rows: list[bytes]) -> list[Refusal]:
-            tracer = tracing.tracer()
-            if tracer is None:
-                return await write(rows)
-            with tracer.start_as_current_span(
+            with tracing.span(
                 f"write {table}",
                 kind=tracing.SpanKind.CLIENT,
                 attributes={
@@ -132,14 +129,9 @@ class Storage:
                     "db.operation.name": "COPY",
                     "llmo.batch.rows": len(rows),
                 },
-                record_exception=False,
-                **tracing.batch_span_args(BATCH_CONTEXTS.get()),
-            ) as span:
-                try:
-                    return await write(rows)
-                except Exception as exc:
-                    tracing.record_error(span, exc)
-                    raise
+                batch=BATCH_CONTEXTS.get(),
+            ):
+                return await write(rows)
 
         return traced_write
 
@@ -181,29 +173,22 @@ class IngestApp:
             return
         path = scope["path"]
         if path == "/health":
-            healthy, report = await run_health_checks({"database": self.storage.check_database})
-            body = {"status": "ok" if healthy else "degraded", **report}
-            await _json(send, 200 if healthy else 503, body)
+            answer = await health_response({"database": self.storage.check_database})
+            await answer(scope, receive, send)
             return
         signal = path[len(INGEST_PREFIX) :] if path.startswith(INGEST_PREFIX) else None
         if signal not in SIGNALS:
             await _json(send, 404, {"error": f"no endpoint at {path[:200]}"})
             return
         started = time.perf_counter()
-        tracer = tracing.tracer()
-        if tracer is None:
+        with tracing.span(
+            f"ingest {signal}",
+            kind=tracing.SpanKind.SERVER,
+            headers=scope["headers"],
+            attributes={"llmo.signal": signal, "http.route": INGEST_ROUTE},
+        ) as span:
             status = await self._ingest(signal, scope, receive, send)
-        else:
-            with tracer.start_as_current_span(
-                f"ingest {signal}",
-                context=tracing.extract(scope["headers"]),
-                kind=tracing.SpanKind.SERVER,
-                attributes={"llmo.signal": signal, "http.route": INGEST_ROUTE},
-            ) as span:
-                status = await self._ingest(signal, scope, receive, send)
-                span.set_attribute("http.response.status_code", status)
-                if status >= 500:
-                    span.set_status(tracing.Status(tracing.StatusCode.ERROR))
+            tracing.set_http_status(span, status)
         metrics.HTTP_REQUEST_DURATION.labels(INGEST_ROUTE, scope["method"], str(status)).observe(
             time.perf_counter() - started
         )

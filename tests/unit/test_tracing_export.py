@@ -1,0 +1,210 @@
+"""Self-tracing to an endpoint that does not answer (a stack without Jaeger): one warning,
+then silence until it answers again (one info line); requests and stops never wait."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from concurrent import futures
+
+import grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from structlog.testing import capture_logs
+
+from llm_observatory.core import tracing
+from llm_observatory.core.signals import TRACES
+from llm_observatory.core.tracing_export import EXPORTER_LOGGERS, QuietExporter
+
+WARNING_EVENT = (
+    "self-tracing endpoint not answering: dropping our spans, next word when it answers again"
+)
+BACK_EVENT = "self-tracing endpoint answers again"
+exporter_log = logging.getLogger(EXPORTER_LOGGERS[0])
+
+
+class FlakyExporter(SpanExporter):
+    """Fails while `down`, logging as the OTLP exporter does on every failed attempt."""
+
+    def __init__(self) -> None:
+        self.down = True
+        self.calls = 0
+
+    def export(self, spans):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.down:
+            exporter_log.warning("Transient error StatusCode.UNAVAILABLE, retrying in 1s")
+            exporter_log.error("Failed to export traces to jaeger:4317, UNAVAILABLE")
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        return
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def log_lines(structlog_events, records, endpoint: str = "http://jaeger:4317") -> list[str]:
+    """Every line the service would print at info or above: our events and the libraries'.
+
+    Our events arrive in `structlog_events`, or as standard-library records when an
+    earlier test configured logging (core/logging.py caches its loggers). Events about
+    other endpoints are left out: an earlier test's exporter may still be flushing in
+    its daemon thread (a stop does not wait for it).
+    """
+    lines = [(e, e.get("log_level")) for e in structlog_events]
+    for record in records:
+        if record.levelno >= logging.INFO:
+            event = record.msg if isinstance(record.msg, dict) else {"event": record.getMessage()}
+            lines.append((event, record.levelname.lower()))
+    return [
+        event["event"]
+        for event, level in lines
+        if level in {"info", "warning", "error", "critical"}
+        and event.get("endpoint", endpoint) == endpoint
+    ]
+
+
+def _ours(structlog_events, records, endpoint: str = "http://jaeger:4317") -> list[dict]:
+    events = [*structlog_events, *(r.msg for r in records if isinstance(r.msg, dict))]
+    return [e for e in events if e.get("endpoint") == endpoint]
+
+
+def test_failures_log_one_warning_then_nothing_until_the_endpoint_answers(caplog):
+    inner, clock = FlakyExporter(), Clock()
+    quiet = QuietExporter(inner, "http://jaeger:4317", probe_seconds=15, clock=clock)
+    caplog.set_level(logging.INFO)
+    try:
+        with capture_logs() as events:
+            for _ in range(600):  # ten minutes of batches every second
+                assert quiet.export([object()]) is SpanExportResult.FAILURE
+                clock.now += 1
+        assert log_lines(events, caplog.records) == [WARNING_EVENT]
+        [warning] = _ours(events, caplog.records)
+        assert warning["endpoint"] == "http://jaeger:4317"
+        assert "UNAVAILABLE" in warning["reason"], "the exporter's own reason is kept"
+        # Between probes the dead endpoint is not even tried: no thread sits in retries.
+        assert inner.calls == 600 // 15
+        caplog.clear()
+
+        inner.down = False
+        clock.now += 15
+        with capture_logs() as events:
+            for _ in range(100):
+                assert quiet.export([object()]) is SpanExportResult.SUCCESS
+        assert log_lines(events, caplog.records) == [BACK_EVENT]
+        [back] = _ours(events, caplog.records)
+        assert back["spans_dropped"] == 600
+        caplog.clear()
+
+        inner.down = True  # Jaeger goes away again: one more warning, not one per batch
+        with capture_logs() as events:
+            for _ in range(100):
+                quiet.export([object()])
+                clock.now += 1
+        assert log_lines(events, caplog.records) == [WARNING_EVENT]
+    finally:
+        quiet.shutdown()
+
+
+def test_an_exporter_that_raises_counts_as_a_failure(caplog):
+    class Broken(FlakyExporter):
+        def export(self, spans):  # type: ignore[no-untyped-def]
+            raise OSError("no route to host")
+
+    quiet = QuietExporter(Broken(), "http://jaeger:4317", clock=Clock())
+    try:
+        with capture_logs() as events:
+            assert quiet.export([object()]) is SpanExportResult.FAILURE
+        assert [e["reason"] for e in _ours(events, caplog.records)] == ["OSError: no route to host"]
+    finally:
+        quiet.shutdown()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _jaeger(port: int, received: list[int]) -> grpc.Server:
+    """An OTLP/gRPC trace receiver, as Jaeger is one."""
+
+    def export(request: ExportTraceServiceRequest, _context) -> ExportTraceServiceResponse:
+        received.append(sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans))
+        return ExportTraceServiceResponse()
+
+    handler = grpc.method_handlers_generic_handler(
+        TRACES.grpc_service,
+        {
+            "Export": grpc.unary_unary_rpc_method_handler(
+                export,
+                request_deserializer=ExportTraceServiceRequest.FromString,
+                response_serializer=ExportTraceServiceResponse.SerializeToString,
+            )
+        },
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(2), handlers=[handler])
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    return server
+
+
+def _wait_for(condition, seconds: float) -> bool:
+    """Until `condition()`, with a span now and then: an exporter with nothing to send
+    does not try the endpoint."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        with tracing.span("request"):
+            time.sleep(0.05)
+    return False
+
+
+def test_the_real_exporter_without_jaeger_then_with_it(monkeypatch, caplog):
+    """OTLP/gRPC to a port nobody listens on, then a receiver appears there."""
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")  # export every 50 ms
+    monkeypatch.setattr("llm_observatory.core.tracing_export.PROBE_SECONDS", 0.3)
+    caplog.set_level(logging.INFO)
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    received: list[int] = []
+    server = None
+    with capture_logs() as events:
+        assert tracing.setup_tracing("test", endpoint)
+        try:
+            started = time.monotonic()
+            spans = 0
+            while time.monotonic() - started < 3:  # requests go on while Jaeger is away
+                with tracing.span("request"):
+                    spans += 1
+                time.sleep(0.001)
+            down = log_lines(events, caplog.records, endpoint)
+            server = _jaeger(port, received)
+            assert _wait_for(
+                lambda: BACK_EVENT in log_lines(events, caplog.records, endpoint), 20
+            ), down
+            assert _wait_for(lambda: received, 5)
+        finally:
+            stop_started = time.monotonic()
+            tracing.shutdown()
+            stop_seconds = time.monotonic() - stop_started
+            if server is not None:
+                server.stop(0)
+    assert [line for line in down if line != "self-tracing on"] == [WARNING_EVENT], down
+    assert spans > 500, "span creation waited on the dead endpoint"
+    lines = log_lines(events, caplog.records, endpoint)
+    lines = [line for line in lines if line != "self-tracing on"]
+    assert lines == [WARNING_EVENT, BACK_EVENT], lines
+    assert stop_seconds < tracing.SHUTDOWN_SECONDS + 1
