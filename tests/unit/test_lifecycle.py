@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from llm_observatory.core.lifecycle import Listener, run
+from llm_observatory.core import tracing
+from llm_observatory.core.lifecycle import Listener, run, serve_until_stopped
 
 
 async def hello(scope, receive, send) -> None:
@@ -123,3 +128,86 @@ async def test_a_background_task_that_fails_does_not_block_the_stop(ops_first):
     if not ops_first:
         listeners.reverse()
     assert await run("test", listeners, background=background) == 0
+
+
+async def test_background_work_that_ends_by_itself_exits_1():
+    """A service whose work loop died must not look healthy: compose restarts it."""
+    ops = bound_socket()
+    closed: list[bool] = []
+
+    async def background(stopping: asyncio.Event) -> None:
+        await wait_until_up(ops.getsockname()[1])
+        raise RuntimeError("the work loop died")
+
+    async def close() -> None:
+        closed.append(True)
+
+    code = await asyncio.wait_for(
+        run("test", [listener(ops, ops=True)], background=background, close=close), timeout=20
+    )
+    assert code == 1
+    assert closed == [True]
+
+
+def test_a_stop_flushes_and_ends_self_tracing():
+    exporter = InMemorySpanExporter()
+    tracing.setup_tracing("test", "http://jaeger:4317", exporter=exporter)
+
+    async def background(stopping: asyncio.Event) -> None:
+        with tracing.span("last words"):
+            pass
+        stopping.set()
+
+    assert (
+        serve_until_stopped("test", [listener(bound_socket(), ops=True)], background=background)
+        == 0
+    )
+    assert not tracing.enabled()
+    assert [span.name for span in exporter.get_finished_spans()] == ["last words"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# (command module, its settings naming the port taken, the other ports it needs)
+SERVICES = {
+    "api": (
+        "llm_observatory.api.main",
+        lambda taken: {"PORT": taken, "METRICS_PORT": _free_port()},
+    ),
+    "collector": (
+        "llm_observatory.collector.main",
+        lambda taken: {
+            "OTLP_HTTP_ENDPOINT": f"0.0.0.0:{taken}",
+            "OTLP_GRPC_ENDPOINT": f"127.0.0.1:{_free_port()}",
+            "METRICS_ENDPOINT": f"127.0.0.1:{_free_port()}",
+        },
+    ),
+    "playground": (
+        "llm_observatory.playground.main",
+        lambda taken: {
+            "METRICS_PORT": taken,
+            # Nobody listens there: the SDK's last flush gives up after a second.
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_free_port()}",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
+            "OPENAI_API_KEY": "",
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_every_service_exits_1_when_its_port_is_in_use(service):
+    module, ports = SERVICES[service]
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))  # noqa: S104 - the services bind all interfaces
+        taken.listen()
+        env = {**os.environ, **{k: str(v) for k, v in ports(taken.getsockname()[1]).items()}}
+        result = subprocess.run(
+            [sys.executable, "-m", module], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "stopped by itself" in result.stderr

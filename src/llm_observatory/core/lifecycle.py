@@ -6,7 +6,8 @@ handling; SIGTERM/SIGINT start a stop in two phases — the work listeners stop 
 requests and `drain` lets what is in flight finish, then the ops listener (/health,
 /metrics) stops, so health keeps answering while a service drains; `close` releases
 the rest; self-tracing is flushed last. The exit code is 0 after a signal and 1 when
-a listener stopped by itself (a port in use, a crash): compose then restarts it.
+a listener or the background work stopped by itself (a port in use, a crash):
+compose then restarts it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from llm_observatory.core import tracing
 from llm_observatory.core.logging import get_logger
 
 log = get_logger("llm_observatory.lifecycle")
+
+BACKGROUND_STOP_SECONDS = 10.0
 
 Hook = Callable[[], Awaitable[None]]
 Background = Callable[[asyncio.Event], Awaitable[None]]
@@ -93,11 +96,16 @@ async def run(
     tasks = {server: asyncio.create_task(_serve(server, listener)) for listener, server in servers}
     chores = asyncio.create_task(background(stopping)) if background is not None else None
     waiter = asyncio.create_task(stopping.wait())
-    await asyncio.wait([*tasks.values(), waiter], return_when=asyncio.FIRST_COMPLETED)
+    watched = [*tasks.values(), waiter, *([chores] if chores is not None else [])]
+    await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
     crashed = not stopping.is_set()
     stopping.set()
     if crashed:
-        log.error("a listener stopped by itself (port in use?): shutting down", service=service)
+        log.error(
+            "a listener or the background work stopped by itself: shutting down",
+            service=service,
+            hint="a port in use, or the error logged above",
+        )
     log.info("stopping: finishing the work in flight", service=service)
     work = [(listener, server) for listener, server in servers if not listener.ops]
     for _, server in work:
@@ -110,9 +118,11 @@ async def run(
     await asyncio.gather(*tasks.values(), return_exceptions=True)
     if chores is not None:
         try:
-            await asyncio.wait_for(chores, 10)
-        except (TimeoutError, Exception) as exc:  # a chore must not block the stop
-            log.warning("background work did not stop cleanly", error=type(exc).__name__)
+            await asyncio.wait_for(chores, BACKGROUND_STOP_SECONDS)
+        except TimeoutError:  # a chore must not block the stop
+            log.warning("background work did not stop in time", service=service)
+        except Exception as exc:
+            log.error("background work failed", service=service, exc_info=exc)
     if close is not None:
         await close()
     log.info("stopped", service=service, exit_code=int(crashed))
