@@ -217,8 +217,8 @@ class _Plan:
         """Roots of the candidate traces in sort order, whichever way is cheaper.
 
         Few: look up each candidate's earliest root near its first matching span. Many:
-        walk the roots in sort order against the candidate set (hashed), stopping at a
-        page. Both branches are planned; the count decides at run time which one runs.
+        probe the roots in sort order, stopping at a page. Both branches are planned;
+        the count decides at run time which one runs.
         """
         page = f"ORDER BY {self.order} LIMIT %(limit)s"
         few = (
@@ -227,9 +227,12 @@ class _Plan:
             "ORDER BY r.start_time, r.span_id LIMIT 1) r "
             f"WHERE (SELECT n FROM counted) <= {FEW_CANDIDATES} AND {self.roots(probes)} {page}"
         )
+        # Many: the matches are common after all (the probe budget fell just short), so
+        # probe every filter on the roots in sort order until the page is full.
+        every = [self.probe(c, negate) for c, negate in self.span_filters]
         many = (
             f"SELECT {_CANDIDATE} FROM spans r WHERE (SELECT n FROM counted) > {FEW_CANDIDATES} "
-            f"AND {self.roots([self._in_candidates(), *probes])} {page}"
+            f"AND {self.roots(every)} {page}"
         )
         return (
             f"WITH candidates AS MATERIALIZED ({candidates}), "
