@@ -8,6 +8,7 @@ prints it before running it, so whatever a task does can be repeated by hand.
 from __future__ import annotations
 
 import getpass
+import io
 import json
 import os
 import re
@@ -456,11 +457,27 @@ def production_secrets() -> tuple[bool, str]:
         "mode": MODE_HELP,
         "service": "only this service (default: every service that builds)",
         "no_cache": "rebuild every layer",
+        "push": "then push them to REGISTRY (invoke push)",
     }
 )
-def build(c, mode="base", service="", no_cache=False):
-    """Build the application images of a mode."""
+def build(c, mode="base", service="", no_cache=False, push=False):
+    """Build the application images of a mode (named from REGISTRY and IMAGE_TAG)."""
     compose(c, mode, f"build{' --no-cache' if no_cache else ''} {service}".strip())
+    if push:
+        push_images(c, mode=mode, service=service)
+
+
+@task(name="push", help={"mode": MODE_HELP, "service": "only this service (default: all)"})
+def push_images(c, mode="base", service=""):
+    """Push the images we build to REGISTRY, tagged IMAGE_TAG (Swarm nodes pull them)."""
+    if not os.environ.get("REGISTRY"):
+        raise Exit(
+            "REGISTRY is not set: name the registry the images go to, with its slash "
+            "(REGISTRY=registry.example.com/team/ in .env), then build again",
+            code=2,
+        )
+    # Compose pushes only the services it builds; the others are third-party images.
+    compose(c, mode, f"push {service}".strip())
 
 
 @task(help={"mode": MODE_HELP, "service": "only this service (default: all)"})
@@ -488,6 +505,230 @@ def clean(c, mode="base", yes=False, images=False):
             return
     flags = " --rmi local" if images else ""
     compose(c, mode, f"--profile '*' down --volumes --remove-orphans{flags}")
+
+
+# ---------------------------------------------------------------------------
+# Docker Swarm (docker-compose.swarm.yml, deploy/swarm/, docs/SCALING.md)
+# ---------------------------------------------------------------------------
+
+# The production files, the Swarm overlay, and the profiles a cluster runs.
+SWARM_FILES = [*MODES["prod"], "docker-compose.swarm.yml"]
+# For kernels without IPVS: no routing mesh, no virtual IPs (deploy/swarm/nomesh.yml).
+SWARM_NO_MESH_FILE = "deploy/swarm/nomesh.yml"
+SWARM_PROFILES = ("monitoring", "replica")
+SWARM_CONVERTER = "deploy/swarm/stack.py"
+# Where the converted stack file is written (no secret in it): deploy it by hand too.
+SWARM_BUILD = ROOT / "build" / "swarm"
+# Placement labels docker-compose.swarm.yml pins the stateful services with.
+SWARM_NODE_LABELS = ("llmo.database", "llmo.database-replica", "llmo.redis", "llmo.monitoring")
+# Our secrets carry this label (not the stack's own): `docker stack rm` keeps them.
+SWARM_SECRET_LABEL = "llm-observatory.stack"  # noqa: S105 - a label, not a secret
+STACK_HELP = "the stack's name (default: COMPOSE_PROJECT_NAME, llm-observatory)"
+
+
+def run(c: Context, command: str, **kwargs):  # type: ignore[no-untyped-def]
+    """Print, then run, a command (as compose() does for docker compose)."""
+    print(f"+ {command}", file=sys.stderr, flush=True)
+    kwargs.setdefault("pty", False)
+    with c.cd(str(ROOT)):
+        return c.run(command, **kwargs)
+
+
+def swarm_files(no_mesh: bool) -> list[str]:
+    return SWARM_FILES + ([SWARM_NO_MESH_FILE] if no_mesh else [])
+
+
+def swarm_config_command(stack: str, no_mesh: bool) -> str:
+    files = " ".join(f"-f {name}" for name in swarm_files(no_mesh))
+    profiles = " ".join(f"--profile {name}" for name in SWARM_PROFILES)
+    return f"docker compose --project-name {stack} {files} {profiles}"
+
+
+def _swarm_nodes(c: Context) -> list[dict]:
+    result = run(c, "docker node ls --format json", hide=True, warn=True)
+    if not (result and result.ok):
+        raise Exit(
+            "this engine is not a Swarm manager: `docker swarm init` makes a one-node Swarm "
+            "(docs/SCALING.md sets up several)",
+            code=1,
+        )
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def _label_single_node(c: Context, nodes: list[dict]) -> None:
+    """A one-node Swarm runs everything on its node: give it every placement label."""
+    if len(nodes) != 1:
+        return
+    node = nodes[0]["ID"]
+    inspect = run(c, f"docker node inspect {node} --format '{{{{json .Spec.Labels}}}}'", hide=True)
+    labels = json.loads(inspect.stdout or "{}") or {}
+    missing = [label for label in SWARM_NODE_LABELS if labels.get(label) != "true"]
+    if missing:
+        adds = " ".join(f"--label-add {label}=true" for label in missing)
+        run(c, f"docker node update {adds} {node}", hide="out")
+
+
+def _missing_images(c: Context, document: dict) -> list[str]:
+    missing = []
+    for name, service in sorted(document["services"].items()):
+        if not _image_present(c, service["image"]):
+            missing.append(name)
+    return missing
+
+
+@task(
+    help={
+        "stack": STACK_HELP,
+        "no_mesh": "for kernels without IPVS: DNS round robin and an edge proxy instead "
+        "of the routing mesh, no encrypted network (deploy/swarm/nomesh.yml)",
+        "build": "build the images first (only without REGISTRY: a one-node Swarm)",
+        "local_images": "several nodes without REGISTRY: every node already has the images "
+        "(docker save | docker load)",
+        "timeout": "seconds to wait for every service to run all its tasks (0: do not wait)",
+    }
+)
+def swarm_up(c, stack="", no_mesh=False, build=False, local_images=False, timeout=300):
+    """Deploy the production stack on a Docker Swarm: secrets, converted stack file, deploy."""
+    stack = stack or project_name("prod")
+    fine, message = production_secrets()
+    if not fine:
+        raise Exit(message, code=2)
+    nodes = _swarm_nodes(c)
+    registry = os.environ.get("REGISTRY", "")
+    if not registry and len(nodes) > 1 and not local_images:
+        raise Exit(
+            f"{len(nodes)} nodes and no REGISTRY: the other nodes cannot get our images. "
+            "Set REGISTRY and run `invoke build --mode prod --push`, or load the images "
+            "on every node and pass --local-images",
+            code=2,
+        )
+    _label_single_node(c, nodes)
+    config = swarm_config_command(stack, no_mesh)
+    if build:
+        if registry:
+            raise Exit("--build is for a one-node Swarm without REGISTRY: use invoke push", 2)
+        run(c, f"{config} build")
+
+    SWARM_BUILD.mkdir(parents=True, exist_ok=True)
+    stack_file = SWARM_BUILD / f"{stack}.yml"
+    with tempfile.TemporaryDirectory(prefix="llmo-swarm-") as tmp:
+        # The rendered model and the secrets hold passwords: private files, then gone.
+        rendered, secrets_file = Path(tmp, "rendered.json"), Path(tmp, "secrets.json")
+        run(c, f"{config} config --format json > {rendered}")
+        import yaml  # the dev group's, like every task's tools
+
+        document = yaml.safe_load(
+            run(
+                c,
+                f"{sys.executable} {SWARM_CONVERTER} --stack {stack} --secrets-out {secrets_file}"
+                f" < {rendered}",
+                hide="out",
+            ).stdout
+        )
+        skip = _missing_images(c, document) if not registry and AIRGAP_ENV.exists() else []
+        if skip:
+            print(
+                f"No registry here and no image for: {', '.join(skip)}; deploying the rest.",
+                file=sys.stderr,
+            )
+        run(
+            c,
+            f"{sys.executable} {SWARM_CONVERTER} --stack {stack} --secrets-out {secrets_file}"
+            + (f" --skip {','.join(skip)}" if skip else "")
+            + f" < {rendered} > {_shown(stack_file)}",
+        )
+        secrets = json.loads(secrets_file.read_text())
+    for name, value in sorted(secrets.items()):
+        if run(c, f"docker secret inspect {name}", hide=True, warn=True).ok:
+            continue
+        # The value goes in on stdin: it never appears in a command line or this output.
+        run(
+            c,
+            f"docker secret create --label {SWARM_SECRET_LABEL}={stack} {name} -",
+            in_stream=io.StringIO(value),
+            hide="out",
+        )
+    resolve = "always" if registry else "never"
+    auth = " --with-registry-auth" if registry else ""
+    run(
+        c,
+        f"docker stack deploy --detach=true --prune --resolve-image {resolve}{auth} "
+        f"-c {_shown(stack_file)} {stack}",
+    )
+    if timeout:
+        _wait_converged(c, stack, timeout)
+    swarm_ps(c, stack=stack)
+
+
+def _wait_converged(c: Context, stack: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    pending: list[str] = []
+    while time.monotonic() < deadline:
+        result = c.run(
+            f"docker stack services {stack} --format '{{{{.Name}}}} {{{{.Replicas}}}}'",
+            hide=True,
+            warn=True,
+        )
+        rows = [line.split()[:2] for line in result.stdout.splitlines() if line.strip()]
+        pending = [name for name, replicas in rows if not _replicas_done(replicas)]
+        if rows and not pending:
+            return
+        time.sleep(2)
+    raise Exit(
+        f"not every task runs after {timeout:g}s: {', '.join(pending)}. "
+        f"See why: `docker stack ps {stack} --no-trunc`",
+        code=1,
+    )
+
+
+def _replicas_done(replicas: str) -> bool:
+    """'2/2' (and global's '3/3'): every wanted task runs."""
+    running, _, wanted = replicas.partition("/")
+    return running.isdigit() and running == wanted.split()[0]
+
+
+@task(help={"stack": STACK_HELP})
+def swarm_ps(c, stack=""):
+    """The stack's services with their replicas, and where each task runs."""
+    stack = stack or project_name("prod")
+    run(c, f"docker stack services {stack}")
+    run(
+        c,
+        f"docker stack ps {stack} --filter desired-state=running "
+        "--format 'table {{.Name}}\\t{{.Node}}\\t{{.CurrentState}}\\t{{.Error}}'",
+    )
+
+
+@task(
+    help={
+        "stack": STACK_HELP,
+        "secrets": "also remove the secrets swarm-up created",
+        "volumes": "also remove the stack's volumes on this node (all their data!)",
+    }
+)
+def swarm_down(c, stack="", secrets=False, volumes=False):
+    """Remove the stack (its volumes and secrets are kept unless asked)."""
+    stack = stack or project_name("prod")
+    run(c, f"docker stack rm {stack}")
+    if secrets:
+        listed = run(
+            c, f"docker secret ls -q --filter label={SWARM_SECRET_LABEL}={stack}", hide="out"
+        )
+        if listed.stdout.split():
+            run(c, f"docker secret rm {' '.join(listed.stdout.split())}", warn=True)
+    if volumes:
+        # A volume stays busy until its containers are gone: give them a moment.
+        for _ in range(30):
+            if not run(
+                c, f"docker ps -aq --filter label=com.docker.stack.namespace={stack}", hide="out"
+            ).stdout.split():
+                break
+            time.sleep(1)
+        listed = run(
+            c, f"docker volume ls -q --filter label=com.docker.stack.namespace={stack}", hide="out"
+        )
+        if listed.stdout.split():
+            run(c, f"docker volume rm {' '.join(listed.stdout.split())}", warn=True)
 
 
 # ---------------------------------------------------------------------------
