@@ -17,6 +17,8 @@ import shlex
 import shutil
 import socket
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 from invoke import Context, Exit, task
