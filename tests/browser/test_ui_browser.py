@@ -265,6 +265,7 @@ PAGES = [
     "/users/{user}",
     "/logs",
     "/models",
+    "/budgets",
 ]
 
 

@@ -533,3 +533,42 @@ def test_vendor_files_are_only_those_package_json_lists(monkeypatch, tmp_path):
         assert client.get(f"/ui/vendor/{path}").status_code == 404, path
     # Listed but not fetched (npm ci never ran): a 404, not a 500.
     assert client.get("/ui/vendor/graphiql/graphiql.min.js").status_code == 404
+
+
+def test_budgets_page_shows_spend_against_limit(monkeypatch, ui):
+    from llm_observatory.api import governance
+
+    client, _ = ui
+
+    def budget(name: str, spend: float, limit: float) -> governance.Budget:
+        return governance.Budget(
+            name=name,
+            period="monthly",
+            scope="service",
+            scope_value="support-bot",
+            limit_usd=limit,
+            spend_usd=spend,
+            used=spend / limit,
+            period_start=T0,
+            period_end=T0 + timedelta(days=30),
+            evaluated_at=T0,
+        )
+
+    async def budget_list(state):
+        return governance.BudgetList(
+            items=[budget("support-monthly", 125.0, 100.0), budget("rag-monthly", 85.0, 100.0)]
+        )
+
+    monkeypatch.setattr(governance, "budget_list", budget_list)
+    page = client.get("/budgets")
+    assert page.status_code == 200
+    rows = re.findall(r'<tr class="budget-row ([a-z]+)">', page.text)
+    assert rows == ["over", "near"]
+    assert "support-monthly" in page.text and "125.0%" in page.text
+    assert 'href="/budgets" aria-current="page"' in page.text
+
+    async def none(state):
+        return governance.BudgetList(items=[])
+
+    monkeypatch.setattr(governance, "budget_list", none)
+    assert "No budgets yet" in client.get("/budgets").text

@@ -27,7 +27,7 @@ from llm_observatory.api.auth import Principal
 from llm_observatory.api.database import libpq_url
 from llm_observatory.api.guard import require_admin, require_client
 from llm_observatory.api.rest import ERRORS
-from llm_observatory.api.state import api_state
+from llm_observatory.api.state import ApiState, api_state
 from llm_observatory.core.logging import get_logger
 from llm_observatory.storage import deletion, deletion_requests, export
 
@@ -96,22 +96,30 @@ def _schema_missing(exc: psycopg.Error) -> HTTPException:
     return HTTPException(503, detail="the database schema is not migrated yet; retry shortly")
 
 
-@router.get("/budgets", response_model=BudgetList, summary="Budgets and the spend so far")
-async def budgets(request: Request) -> Response:
+async def budget_list(state: ApiState) -> BudgetList:
+    """The budgets as maintenance last evaluated them (REST and the UI's page)."""
     try:
-        rows = await api_state(request).database.fetch_all(
-            "SELECT * FROM budget_status ORDER BY name"
-        )
+        rows = await state.database.fetch_all("SELECT * FROM budget_status ORDER BY name")
     except psycopg.errors.UndefinedTable as exc:
         raise _schema_missing(exc) from exc
-    items = [
-        Budget(
-            **{**row, "limit_usd": float(row["limit_usd"]), "spend_usd": float(row["spend_usd"])},
-            used=float(row["spend_usd"] / row["limit_usd"]),
-        )
-        for row in rows
-    ]
-    return _json(BudgetList(items=items))
+    return BudgetList(
+        items=[
+            Budget(
+                **{
+                    **row,
+                    "limit_usd": float(row["limit_usd"]),
+                    "spend_usd": float(row["spend_usd"]),
+                },
+                used=float(row["spend_usd"] / row["limit_usd"]),
+            )
+            for row in rows
+        ]
+    )
+
+
+@router.get("/budgets", response_model=BudgetList, summary="Budgets and the spend so far")
+async def budgets(request: Request) -> Response:
+    return _json(await budget_list(api_state(request)))
 
 
 Text = Annotated[str | None, Query(min_length=1, max_length=MAX_VALUE)]

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import RedirectResponse, Response
 
-from llm_observatory.api import service
+from llm_observatory.api import governance, service
 from llm_observatory.api.params import INTERVALS, MAX_TEXT, BadParameter, UsageQuery
 from llm_observatory.api.state import api_state
 from llm_observatory.api.ui import charts, filters
@@ -191,3 +191,9 @@ async def models(request: Request) -> Response:
         ranges={k: v for k, v in filters.RANGE_LABELS.items() if k},
         intervals=INTERVAL_LABELS,
     )
+
+
+@router.get("/budgets")
+async def budgets(request: Request) -> Response:
+    answer = await governance.budget_list(api_state(request))
+    return render(request, "budgets.html", title="Budgets", budgets=answer.items)
