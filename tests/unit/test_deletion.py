@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from llm_observatory.collector.processors import genai
 from llm_observatory.storage import deletion, deletion_requests
 from llm_observatory.storage.deletion import Chunk, Deleter, Selector, SelectorError
 
@@ -89,12 +88,6 @@ def test_what_each_table_loses():
         Selector(service="s", before=T0), "log_records", traces, []
     )
     assert text(where) == 'service_name = %s AND "time" < %s' and params == ["s", T0]
-
-
-def test_the_collectors_id_attributes_are_the_ones_deletion_matches():
-    # Maintenance must not import the collector, so the lists are kept equal here.
-    assert deletion.USER_ATTRIBUTES == genai._USER_KEYS
-    assert deletion.CONVERSATION_ATTRIBUTES == genai._CONVERSATION_KEYS
 
 
 def test_slices_cover_the_chunk_up_to_before():

@@ -39,21 +39,15 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from llm_observatory.core.conventions import CONVERSATION_KEYS, USER_KEYS
 from llm_observatory.core.settings import MaintenanceSettings
 
 TABLES = ("spans", "log_records", "metric_points")
 TIME_COLUMNS = {"spans": "start_time", "log_records": "time", "metric_points": "time"}
 # Where instrumentations put the ids: the collector reads these attributes into
-# spans.user_id / conversation_id (collector/processors/genai.py; a unit test keeps the
-# two lists equal without maintenance importing the collector).
-USER_ATTRIBUTES = ("user.id", "enduser.id", "traceloop.association.properties.user_id")
-CONVERSATION_ATTRIBUTES = (
-    "gen_ai.conversation.id",
-    "session.id",
-    "traceloop.association.properties.session_id",
-    "traceloop.association.properties.conversation_id",
-    "traceloop.association.properties.thread_id",
-)
+# spans.user_id / conversation_id (core/conventions.py).
+USER_ATTRIBUTES = USER_KEYS
+CONVERSATION_ATTRIBUTES = CONVERSATION_KEYS
 MAX_VALUE_LENGTH = 1024
 DEFAULT_BATCH_SIZE: int = MaintenanceSettings.model_fields["deletion_batch_size"].default
 SLICE = timedelta(hours=1)

@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 from llm_observatory.collector.providers import infer_provider, normalize_provider
+from llm_observatory.core.conventions import CONVERSATION_KEYS, USER_KEYS
 from llm_observatory.core.records import LogRecordRow, SpanRecord
 from llm_observatory.core.settings import CollectorSettings
 
@@ -78,14 +79,6 @@ _REASONING_KEYS = (
     "llm.usage.reasoning_tokens",
     "llm.token_count.completion_details.reasoning",
 )
-_CONVERSATION_KEYS = (
-    "gen_ai.conversation.id",
-    "session.id",
-    "traceloop.association.properties.session_id",
-    "traceloop.association.properties.conversation_id",
-    "traceloop.association.properties.thread_id",
-)
-_USER_KEYS = ("user.id", "enduser.id", "traceloop.association.properties.user_id")
 
 # --- operations and span kinds ------------------------------------------------------------
 
@@ -541,8 +534,8 @@ def _extract(span: SpanRecord, attrs: dict[str, Any], depth: int) -> None:
             or _first_int(attrs, _TOTAL_TOKEN_KEYS) is not None
         )
 
-    span.conversation_id = _id_str(attrs, _CONVERSATION_KEYS)
-    span.user_id = _id_str(attrs, _USER_KEYS)
+    span.conversation_id = _id_str(attrs, CONVERSATION_KEYS)
+    span.user_id = _id_str(attrs, USER_KEYS)
     if operation is None:
         operation = _oi_operation(attrs)
     span.operation = operation
