@@ -1327,7 +1327,7 @@ def playground(c, mode="base", rate="", scenarios="", build=False, stop=False):
             raise Exit(f"--rate must be a number of traces per second above 0, not {rate!r}", 2)
         os.environ["PLAYGROUND_RATE"] = rate
     if scenarios:
-        from llm_observatory.sdk.scenarios import SCENARIOS
+        from llm_observatory.playground.scenarios import SCENARIOS
 
         unknown = sorted(set(scenarios.split(",")) - set(SCENARIOS))
         if unknown:

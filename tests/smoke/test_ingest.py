@@ -35,7 +35,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from llm_observatory.sdk.fake_openai import FakeOpenAI
+from llm_observatory.playground.fake_openai import FakeOpenAI
 
 PROTOBUF = {"content-type": "application/x-protobuf"}
 

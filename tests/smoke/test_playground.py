@@ -12,14 +12,14 @@ import uuid
 
 import pytest
 
-from llm_observatory.sdk import configure
-from llm_observatory.sdk.fake_openai import FakeOpenAI
-from llm_observatory.sdk.playground import (
+from llm_observatory.playground.fake_openai import FakeOpenAI
+from llm_observatory.playground.instrumentation import (
     INSTRUMENTATION_DEFAULTS,
     instrument_openai,
     openai_client,
 )
-from llm_observatory.sdk.scenarios import SCENARIOS, Playground
+from llm_observatory.playground.scenarios import SCENARIOS, Playground
+from llm_observatory.sdk import configure
 
 pytest.importorskip("openai")
 

@@ -2,6 +2,8 @@
 
 configure() exports, shutdown() flushes, and the collector acknowledges an export only
 after storage commits it, so the rows are read right after shutdown, without polling.
+The documented example runs from a fresh virtual environment where pip installed the
+SDK's wheel alone (packages/llm-observatory-sdk), so it works without the server.
 """
 
 from __future__ import annotations
@@ -10,15 +12,68 @@ import os
 import subprocess
 import sys
 import uuid
+import zipfile
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from genai_prices import Usage, calc_price
 
 from llm_observatory.sdk import agent, configure, llm_call, tool_call
+from sdk_support import SERVER_ONLY, locked_closure
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODEL = "claude-3-5-sonnet-20241022"
+SDK_PROJECT = Path(ROOT) / "packages" / "llm-observatory-sdk"
+
+
+@pytest.fixture(scope="module")
+def sdk_alone(tmp_path_factory) -> tuple[Path, Path]:
+    """(python, wheel): a fresh virtual environment with only the SDK's wheel, by pip."""
+    work = tmp_path_factory.mktemp("sdk-alone")
+    built = subprocess.run(
+        ["uv", "build", "--wheel", str(SDK_PROJECT), "--out-dir", str(work / "dist")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    [wheel] = (work / "dist").glob("*.whl")
+    subprocess.run([sys.executable, "-m", "venv", str(work / "venv")], check=True, timeout=120)
+    python = work / "venv" / "bin" / "python"
+    installed = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    return python, wheel
+
+
+def test_the_sdk_installs_alone_without_the_server(sdk_alone):
+    python, wheel = sdk_alone
+    files = zipfile.ZipFile(wheel).namelist()
+    assert {name.split("/")[0] for name in files} == {
+        "llm_observatory",
+        f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info",
+    }
+    assert all(name.startswith("llm_observatory/sdk/") for name in files if "dist-info" not in name)
+    frozen = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format=freeze", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    names = {line.split("==")[0].lower().replace("_", "-") for line in frozen.splitlines()}
+    assert "opentelemetry-sdk" in names and "llm-observatory-sdk" in names
+    assert names & SERVER_ONLY == set()
+    # What pip chose is what the lock says the SDK needs (tests/unit/test_sdk_distribution.py
+    # checks that set), plus pip itself.
+    extra = (
+        names - {"pip", "setuptools", "llm-observatory-sdk"} - locked_closure("llm-observatory-sdk")
+    )
+    assert extra == set()
 
 
 def rows(db, service: str) -> list[dict]:
@@ -123,8 +178,9 @@ def test_a_failed_call_lands_with_error_status_and_type(stack, db):
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
-def test_the_documented_example_runs_as_written(stack, db, protocol):
-    """examples/sdk_quickstart.py, configured only by the standard OTEL_* variables."""
+def test_the_documented_example_runs_as_written(stack, db, protocol, sdk_alone):
+    """examples/sdk_quickstart.py, configured only by the standard OTEL_* variables, run
+    where only the SDK is installed."""
     service = f"quickstart-{uuid.uuid4().hex[:8]}"
     port = stack.port("collector", 4317 if protocol == "grpc" else 4318)
     env = {
@@ -135,7 +191,7 @@ def test_the_documented_example_runs_as_written(stack, db, protocol):
         "OTEL_RESOURCE_ATTRIBUTES": f"deployment.environment.name={service}",
     }
     result = subprocess.run(
-        [sys.executable, "examples/sdk_quickstart.py"],
+        [str(sdk_alone[0]), "examples/sdk_quickstart.py"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -19,10 +19,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
 
-from llm_observatory.sdk.conversations import USERS, Conversations
-from llm_observatory.sdk.fake_openai import ANSWERS, FakeOpenAI, answer_for
-from llm_observatory.sdk.playground import INSTRUMENTATION_DEFAULTS, openai_client
-from llm_observatory.sdk.scenarios import QUESTIONS, SCENARIOS, Playground
+from llm_observatory.playground.conversations import USERS, Conversations
+from llm_observatory.playground.fake_openai import ANSWERS, FakeOpenAI, answer_for
+from llm_observatory.playground.instrumentation import INSTRUMENTATION_DEFAULTS, openai_client
+from llm_observatory.playground.scenarios import QUESTIONS, SCENARIOS, Playground
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +175,7 @@ def test_the_playground_command_tags_the_instrumentations_spans_too(monkeypatch,
 
     from opentelemetry.sdk._logs import LoggerProvider
 
-    from llm_observatory.sdk import playground
+    from llm_observatory.playground import main as playground
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()

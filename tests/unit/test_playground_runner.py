@@ -1,24 +1,21 @@
-"""The playground's pacing, health endpoint and settings, with a stub in place of the apps."""
+"""The playground's pacing, its service (health, metrics, stop, exit codes) and settings,
+with a stub in place of the apps."""
 
 from __future__ import annotations
 
-import json
+import os
+import signal
+import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 
+import httpx
 import pytest
 
-from llm_observatory.sdk.playground import (
-    INSTRUMENTATION_DEFAULTS,
-    Pacer,
-    UsageError,
-    main,
-    select_scenarios,
-    serve_health,
-)
-from llm_observatory.sdk.scenarios import SCENARIOS, Outcome
+from llm_observatory.playground.instrumentation import INSTRUMENTATION_DEFAULTS
+from llm_observatory.playground.main import UsageError, main, select_scenarios, serve
+from llm_observatory.playground.pacer import Pacer
+from llm_observatory.playground.scenarios import SCENARIOS, Outcome
 
 
 class StubPlayground:
@@ -26,8 +23,11 @@ class StubPlayground:
         self.seconds = seconds
         self.runs: list[str] = []
         self.lock = threading.Lock()
+        self.gate = threading.Event()  # cleared: runs hang, as on a provider that hangs
+        self.gate.set()
 
     def run(self, name: str) -> Outcome:
+        self.gate.wait()
         time.sleep(self.seconds)
         with self.lock:
             self.runs.append(name)
@@ -37,6 +37,12 @@ class StubPlayground:
 def run_for(pacer: Pacer, seconds: float) -> None:
     threading.Timer(seconds, pacer.stop.set).start()
     pacer.run_forever()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def test_runs_round_robin_at_the_rate():
@@ -56,21 +62,52 @@ def test_busy_workers_skip_ticks_instead_of_queueing():
     assert pacer.skipped._value.get() >= 10
 
 
-def test_health_turns_503_when_nothing_finishes():
-    pacer = Pacer(StubPlayground(), ["chat"], rate=1, workers=1)
-    server = serve_health(pacer, 0)
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        with urllib.request.urlopen(f"{url}/health") as response:
-            assert json.load(response)["status"] == "ok"
-        pacer.last_finished -= pacer.stale_after + 1
-        with pytest.raises(urllib.error.HTTPError) as stalled:
-            urllib.request.urlopen(f"{url}/health")
-        assert stalled.value.code == 503
-        with urllib.request.urlopen(f"{url}/metrics") as response:
-            assert b"playground_traces" in response.read()
-    finally:
-        server.shutdown()
+def test_the_service_answers_health_and_metrics_and_stops_on_sigterm():
+    """serve(): the lifecycle's ops listener over the pacer; 503 once nothing finishes."""
+    stub = StubPlayground()
+    pacer = Pacer(stub, ["chat"], rate=50, workers=1)
+    port = free_port()
+    seen: dict[str, object] = {}
+    served = threading.Event()
+
+    def probe() -> None:
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(200):
+                try:
+                    seen["ok"] = httpx.get(f"{url}/health").status_code
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.02)
+            seen["metrics"] = httpx.get(f"{url}/metrics").text
+            stub.gate.clear()  # the provider hangs: nothing finishes any more ...
+            time.sleep(0.2)
+            pacer.last_finished -= pacer.stale_after + 1  # ... for longer than allowed
+            stalled = httpx.get(f"{url}/health")
+            seen["stalled"] = (stalled.status_code, stalled.json())
+        finally:
+            stub.gate.set()
+            if not served.is_set():
+                os.kill(os.getpid(), signal.SIGTERM)  # what compose sends on `stop`
+
+    threading.Thread(target=probe).start()
+    code = serve(pacer, port)
+    served.set()
+    assert code == 0
+    assert seen["ok"] == 200
+    assert "playground_traces_total" in seen["metrics"]
+    assert seen["stalled"] == (503, {"status": "degraded", "scenarios": "down"})
+    assert stub.runs, "the pacer ran scenarios while serving"
+
+
+def test_scenarios_that_stop_by_themselves_exit_1():
+    pacer = Pacer(StubPlayground(), ["chat"], rate=50, workers=1)
+
+    def broken() -> None:
+        raise RuntimeError("a bug in the pacer")
+
+    pacer.run_forever = broken  # type: ignore[method-assign]
+    assert serve(pacer, free_port()) == 1
 
 
 def test_scenario_selection():

@@ -12,6 +12,10 @@
 It complements the official instrumentations (opentelemetry-instrumentation-openai-v2
 and friends), which use the providers configure() installs; llm_call is for the calls
 none of them covers. See docs/SDK.md.
+
+Its own distribution, `llm-observatory-sdk` (packages/llm-observatory-sdk in the
+repository): it needs only OpenTelemetry's API, SDK and OTLP exporters, never the
+server's dependencies.
 """
 
 from llm_observatory.sdk.calls import (
@@ -19,12 +23,12 @@ from llm_observatory.sdk.calls import (
     Retrieval,
     ToolCall,
     agent,
-    capture_content_enabled,
     current_llm_call,
     llm_call,
     retrieval,
     tool_call,
 )
+from llm_observatory.sdk.content import capture_content_enabled
 from llm_observatory.sdk.export import ConfigurationError, Telemetry, configure
 
 __all__ = [

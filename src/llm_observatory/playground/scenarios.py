@@ -15,7 +15,7 @@ Trace shapes (root first):
 * rate-limit: playground rate-limit -> chat {model}-rate-limit, both error (HTTP 429)
 * timeout:    playground timeout -> chat {model}-timeout, both error (client timeout)
 
-Every run belongs to a made-up user and conversation (sdk/conversations.py): chat and
+Every run belongs to a made-up user and conversation (playground/conversations.py): chat and
 streaming turns send the conversation's history, and every span carries its ids.
 Message content is recorded (the SDK's helpers are told so; the playground turns the
 instrumentation's content capture on), so the UI shows real transcripts.
@@ -34,9 +34,10 @@ from dataclasses import dataclass
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 
-from llm_observatory.sdk.calls import agent, error_type, llm_call, retrieval, tool_call
-from llm_observatory.sdk.conversations import Conversation, Conversations, tag_sessions
-from llm_observatory.sdk.fake_openai import answer_for
+from llm_observatory.playground.conversations import Conversation, Conversations, tag_sessions
+from llm_observatory.playground.fake_openai import answer_for
+from llm_observatory.sdk import agent, llm_call, retrieval, tool_call
+from llm_observatory.sdk.content import error_type
 
 SCENARIOS = ("chat", "streaming", "rag", "agent", "manual", "rate-limit", "timeout")
 # Scenarios that only make sense against the built-in fake provider: the real API

@@ -4,12 +4,8 @@
 ``gen_ai.client.operation.duration`` / ``gen_ai.client.token.usage`` metrics with it;
 ``tool_call``, ``agent`` and ``retrieval`` record the steps around calls. Each is a
 context manager and a decorator (sync or async); inside a decorated function
-``current_llm_call()`` returns the call being recorded.
-
-Message content is recorded only on request: ``capture_content=True`` or
-``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`` (also ``span_only`` /
-``span_and_event``, the values the official instrumentations take). Prompts often
-carry personal data; the collector redacts PII, but not storing it is better still.
+``current_llm_call()`` returns the call being recorded. Message content only on
+request (content.py).
 """
 
 from __future__ import annotations
@@ -19,7 +15,6 @@ import copy
 import functools
 import inspect
 import json
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -28,8 +23,9 @@ from opentelemetry import metrics, trace
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 
+from llm_observatory.sdk.content import capture_content_enabled, error_type, messages_json
+
 SCOPE = "llm_observatory.sdk"
-_CAPTURE_VALUES = {"true", "1", "yes", "span_only", "span_and_event"}
 # Bucket boundaries the GenAI semantic conventions advise for these two histograms.
 _DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48]
 _TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304]
@@ -40,44 +36,9 @@ _current: contextvars.ContextVar[LLMCall | None] = contextvars.ContextVar(
 )
 
 
-def capture_content_enabled(explicit: bool | None = None) -> bool:
-    if explicit is not None:
-        return explicit
-    value = os.environ.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "")
-    return value.strip().lower() in _CAPTURE_VALUES
-
-
 def current_llm_call() -> LLMCall | None:
     """The innermost llm_call being recorded in this context (for decorated functions)."""
     return _current.get()
-
-
-def messages_json(messages: Any, role: str = "user") -> str:
-    """Messages in the gen_ai.input/output.messages shape: [{role, parts: [{type, content}]}].
-
-    Accepts that shape, OpenAI-style {"role", "content"} dicts, or plain strings.
-    """
-    if isinstance(messages, str | Mapping):
-        messages = [messages]
-    converted = []
-    for message in messages:
-        if isinstance(message, str):
-            converted.append({"role": role, "parts": [{"type": "text", "content": message}]})
-        elif "parts" in message:
-            converted.append(dict(message))
-        else:
-            item = {k: v for k, v in message.items() if k != "content"}
-            item.setdefault("role", role)
-            content = message.get("content")
-            item["parts"] = [] if content is None else [{"type": "text", "content": content}]
-            converted.append(item)
-    return json.dumps(converted, default=str)
-
-
-def error_type(exc: BaseException) -> str:
-    """The class name, as the OpenAI instrumentation records it (a class defined in a
-    function loses its `f.<locals>.` prefix: low cardinality, readable)."""
-    return type(exc).__qualname__.rsplit("<locals>.", 1)[-1]
 
 
 class _Recorder:
@@ -203,6 +164,12 @@ class _Operation:
 
     def _make(self, span: Span) -> _Recorder:
         return self.recorder(span, self.capture_content)
+
+    def add_content(self, key: str, value: Any) -> None:
+        """A content attribute of every span, if content is captured (JSON unless a str)."""
+        if value is not None and self.capture_content:
+            text = value if isinstance(value, str) else json.dumps(value, default=str)
+            self.attributes[key] = text
 
     def __enter__(self) -> Any:
         manager = self.tracer.start_as_current_span(
@@ -397,9 +364,7 @@ def tool_call(
         tracer_provider,
     )
     operation.recorder = ToolCall
-    if arguments is not None and operation.capture_content:
-        text = arguments if isinstance(arguments, str) else json.dumps(arguments, default=str)
-        operation.attributes["gen_ai.tool.call.arguments"] = text
+    operation.add_content("gen_ai.tool.call.arguments", arguments)
     return operation
 
 
@@ -451,6 +416,5 @@ def retrieval(
     )
     operation.kind = SpanKind.CLIENT
     operation.recorder = Retrieval
-    if query is not None and operation.capture_content:
-        operation.attributes["gen_ai.retrieval.query.text"] = query
+    operation.add_content("gen_ai.retrieval.query.text", query)
     return operation
