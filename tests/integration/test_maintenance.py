@@ -96,9 +96,12 @@ async def _until(condition, seconds: float = 20.0) -> None:
 
 
 def test_retention_on_the_apache_build(migrated_url: str, fetch) -> None:
-    with psycopg.connect(migrated_url) as conn:
-        if retention.retention_mode(conn) == "policy":
-            pytest.skip("licensed build: retention is a TimescaleDB policy there")
+    async def mode() -> str:
+        async with await psycopg.AsyncConnection.connect(migrated_url) as conn:
+            return await retention.retention_mode(conn)
+
+    if asyncio.run(mode()) == "policy":
+        pytest.skip("licensed build: retention is a TimescaleDB policy there")
     now = time.time_ns()
     ages = {"old": now - 40 * DAY_NS, "recent": now - DAY_NS}
 

@@ -6,6 +6,7 @@ the migration's SQL text run without a database.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import subprocess
@@ -46,9 +47,18 @@ def connect(url: str, **kwargs) -> psycopg.Connection:
     return psycopg.connect(url, autocommit=True, **kwargs)
 
 
+def on_own_connection(url: str, function, *args):
+    """A retention function (async, as the maintenance service runs it) on a new connection."""
+
+    async def call():
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            return await function(conn, *args)
+
+    return asyncio.run(call())
+
+
 def licence_of(url: str) -> str:
-    with connect(url) as conn:
-        return retention.licence(conn)
+    return on_own_connection(url, retention.licence)
 
 
 def column_types(conn: psycopg.Connection, table: str) -> dict[str, str]:
@@ -350,8 +360,8 @@ def test_grants_skip_missing_roles(
 
 
 def test_licence_dependent_objects(migrated_url: str) -> None:
+    licence = licence_of(migrated_url)
     with connect(migrated_url) as conn:
-        licence = retention.licence(conn)
         caggs = conn.execute(
             "SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates"
         ).fetchall()
@@ -395,7 +405,7 @@ def test_licensed_sql_reaches_the_licence_check(migrated_url: str) -> None:
                 conn.execute(statement)
             assert LICENCE_ERROR in str(info.value), (statement, str(info.value))
         with pytest.raises(psycopg.errors.FeatureNotSupported, match=LICENCE_ERROR):
-            retention.ensure_retention_policy(conn, 30)
+            on_own_connection(migrated_url, retention.ensure_retention_policy, 30)
         # The check tells mistakes apart: a wrong argument name or table fails earlier.
         with pytest.raises(psycopg.errors.UndefinedFunction):
             conn.execute("SELECT add_compression_policy('spans', compress_afterr => '7 days')")
@@ -526,8 +536,8 @@ def test_retention(database_factory: Callable[[], str]) -> None:
     migrate.upgrade(url)
     now = datetime.now(UTC)
     old, recent = now - timedelta(days=40), now - timedelta(days=1)
+    mode = on_own_connection(url, retention.retention_mode)
     with connect(url) as conn:
-        mode = retention.retention_mode(conn)
         if mode == "policy":
             pytest.skip("licensed build: retention is a TimescaleDB policy there")
         assert mode == "drop_chunks"
@@ -544,12 +554,12 @@ def test_retention(database_factory: Callable[[], str]) -> None:
                 "VALUES (%s, 'traces', 'r', 'x', 1)",
                 (t,),
             )
-        assert retention.apply_retention(conn, 0) == 0  # keep forever
+        assert on_own_connection(url, retention.apply_retention, 0) == 0  # keep forever
         with pytest.raises(ValueError):
-            retention.apply_retention(conn, -1)
+            on_own_connection(url, retention.apply_retention, -1)
         # one old chunk per hypertable
-        assert retention.apply_retention(conn, 30) == len(HYPERTABLES)
-        assert retention.apply_retention(conn, 30) == 0
+        assert on_own_connection(url, retention.apply_retention, 30) == len(HYPERTABLES)
+        assert on_own_connection(url, retention.apply_retention, 30) == 0
         for table, column in HYPERTABLES.items():
             times = conn.execute(
                 sql.SQL("SELECT min({c}) FROM {t}").format(
@@ -561,4 +571,4 @@ def test_retention(database_factory: Callable[[], str]) -> None:
                 sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
             ).fetchone()[0]
             assert count == 2, table
-        assert retention.enforce_retention(conn, 30) == ("drop_chunks", 0)
+        assert on_own_connection(url, retention.enforce_retention, 30) == ("drop_chunks", 0)

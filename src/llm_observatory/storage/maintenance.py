@@ -33,7 +33,7 @@ from llm_observatory.core.startup import CONFIGURATION_ERROR, load_settings
 from llm_observatory.storage import budgets, deletion_requests
 from llm_observatory.storage.migrate import MigrationError, libpq_url, run_migrations_locked
 from llm_observatory.storage.replication import check_replication
-from llm_observatory.storage.retention import enforce_retention_async
+from llm_observatory.storage.retention import enforce_retention
 
 log = get_logger("llm_observatory.maintenance")
 
@@ -66,7 +66,7 @@ class Maintenance:
 
     async def enforce_retention(self) -> None:
         async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
-            mode, dropped = await enforce_retention_async(conn, self.settings.retention_days)
+            mode, dropped = await enforce_retention(conn, self.settings.retention_days)
         RETENTION_DROPPED.inc(dropped)
         log.info(
             "retention enforced", mode=mode, days=self.settings.retention_days, dropped=dropped

@@ -15,8 +15,8 @@ RETENTION_DAYS and RETENTION_DAYS + 1 days. Both paths need the owner of the tab
 ``llm_usage_hourly`` keeps no data of its own on the Apache path (it is a view); on the
 licensed path it is a continuous aggregate whose materialised hours outlive raw spans.
 
-Sync functions take a ``psycopg.Connection``, the ``*_async`` ones a
-``psycopg.AsyncConnection``; they open (or nest in) a transaction themselves.
+The functions take a ``psycopg.AsyncConnection`` (the maintenance service's) and open
+(or nest in) a transaction themselves.
 """
 
 from __future__ import annotations
@@ -74,67 +74,19 @@ def _policy_statements(
     return [REMOVE_POLICY_SQL, ADD_POLICY_SQL]
 
 
-# --- sync (psycopg.Connection) ---------------------------------------------------------
-
-
-def licence(conn: psycopg.Connection) -> str:
-    row = conn.execute(LICENCE_SQL).fetchone()
-    return (row[0] if row else None) or "apache"
-
-
-def retention_mode(conn: psycopg.Connection) -> RetentionMode:
-    """'policy' where TimescaleDB runs retention jobs, else 'drop_chunks' (we drop)."""
-    return _mode(licence(conn))
-
-
-def apply_retention(conn: psycopg.Connection, days: int) -> int:
-    """Drop chunks wholly older than `days` from each hypertable; returns chunks dropped."""
-    days = _check_days(days)
-    if days == 0:
-        return 0
-    dropped = 0
-    with conn.transaction():
-        for table in HYPERTABLES:
-            row = conn.execute(DROP_CHUNKS_SQL, {"table": table, "days": days}).fetchone()
-            dropped += int(row[0]) if row else 0
-    return dropped
-
-
-def ensure_retention_policy(conn: psycopg.Connection, days: int) -> None:
-    """Licensed path: make each hypertable's retention policy match `days` (0 removes it)."""
-    days = _check_days(days)
-    with conn.transaction():
-        for table in HYPERTABLES:
-            params = {"table": table, "days": days}
-            row = conn.execute(EXISTING_POLICY_SQL, params).fetchone()
-            existing = (int(row[0]), bool(row[1])) if row else None
-            for statement in _policy_statements(days, existing):
-                conn.execute(statement, params)
-
-
-def enforce_retention(conn: psycopg.Connection, days: int) -> tuple[RetentionMode, int]:
-    """Start-up entry point: policy where licensed, else drop now. (mode, chunks dropped)."""
-    mode = retention_mode(conn)
-    if mode == "policy":
-        ensure_retention_policy(conn, days)
-        return mode, 0
-    return mode, apply_retention(conn, days)
-
-
-# --- async (psycopg.AsyncConnection) ---------------------------------------------------
-
-
-async def licence_async(conn: psycopg.AsyncConnection) -> str:
+async def licence(conn: psycopg.AsyncConnection) -> str:
     cur = await conn.execute(LICENCE_SQL)
     row = await cur.fetchone()
     return (row[0] if row else None) or "apache"
 
 
-async def retention_mode_async(conn: psycopg.AsyncConnection) -> RetentionMode:
-    return _mode(await licence_async(conn))
+async def retention_mode(conn: psycopg.AsyncConnection) -> RetentionMode:
+    """'policy' where TimescaleDB runs retention jobs, else 'drop_chunks' (we drop)."""
+    return _mode(await licence(conn))
 
 
-async def apply_retention_async(conn: psycopg.AsyncConnection, days: int) -> int:
+async def apply_retention(conn: psycopg.AsyncConnection, days: int) -> int:
+    """Drop chunks wholly older than `days` from each hypertable; returns chunks dropped."""
     days = _check_days(days)
     if days == 0:
         return 0
@@ -147,7 +99,8 @@ async def apply_retention_async(conn: psycopg.AsyncConnection, days: int) -> int
     return dropped
 
 
-async def ensure_retention_policy_async(conn: psycopg.AsyncConnection, days: int) -> None:
+async def ensure_retention_policy(conn: psycopg.AsyncConnection, days: int) -> None:
+    """Licensed path: make each hypertable's retention policy match `days` (0 removes it)."""
     days = _check_days(days)
     async with conn.transaction():
         for table in HYPERTABLES:
@@ -159,11 +112,10 @@ async def ensure_retention_policy_async(conn: psycopg.AsyncConnection, days: int
                 await conn.execute(statement, params)
 
 
-async def enforce_retention_async(
-    conn: psycopg.AsyncConnection, days: int
-) -> tuple[RetentionMode, int]:
-    mode = await retention_mode_async(conn)
+async def enforce_retention(conn: psycopg.AsyncConnection, days: int) -> tuple[RetentionMode, int]:
+    """Policy where licensed, else drop now: (mode, chunks dropped)."""
+    mode = await retention_mode(conn)
     if mode == "policy":
-        await ensure_retention_policy_async(conn, days)
+        await ensure_retention_policy(conn, days)
         return mode, 0
-    return mode, await apply_retention_async(conn, days)
+    return mode, await apply_retention(conn, days)
