@@ -50,6 +50,7 @@ from genai_prices import Usage
 from genai_prices.data_snapshot import find_provider_by_id, get_snapshot
 from genai_prices.types import ModelInfo, ModelPrice, Provider, TieredPrices
 
+from llm_observatory.core.logging import get_logger
 from llm_observatory.core.records import SpanRecord
 
 __all__ = ["OTEL_TO_GENAI_PRICES_PROVIDER", "CostCalculator", "OverridePrice", "load_price_file"]
@@ -77,6 +78,8 @@ _OPENAI_COMPATIBLE = frozenset({"openai"})
 
 _PER_MTOK = 1_000_000
 _MTOK = Decimal(_PER_MTOK)
+log = get_logger(__name__)
+
 _CACHE_MAX = 4096  # distinct (provider, models) resolutions kept; cleared when full
 _MISS_KEYS_MAX = 1024  # distinct unknown models counted one by one; the rest as one
 _OVERFLOW_KEY = ("*", "*")
@@ -360,8 +363,9 @@ class CostCalculator:
     """Prices spans; ``cost(span)`` never raises, an unknown model gives None and a miss.
 
     ``misses`` counts spans whose model had no price, per (provider, model); ``on_miss``
-    is called with the same pair for each (the collector wires it to a counter).
-    ``errors`` counts spans whose pricing raised (none known; a guard, not a path).
+    is called with the same pair for each (the collector wires it to a counter). A span
+    whose pricing raises (no such case is known: a guard, not a path) gets no cost and
+    one warning per model in the log.
     """
 
     def __init__(
@@ -373,23 +377,27 @@ class CostCalculator:
         self.overrides = load_price_file(price_file) if price_file else {}
         self.on_miss = on_miss
         self.misses: dict[tuple[str | None, str | None], int] = {}
-        self.errors = 0  # spans whose pricing failed unexpectedly
+        self._failed: set[tuple[str | None, str | None]] = set()
         self._snapshot = get_snapshot()
         self._resolved: dict[tuple[str | None, str | None, str | None], Any] = {}
         self._rates: dict[int, tuple[ModelPrice, _PriceRates]] = {}
         self._providers: dict[str | None, Provider | None] = {}
 
-    def apply(self, span: SpanRecord) -> None:
-        """Set span.cost_usd (the span's own reported_cost_usd stays beside it)."""
-        span.cost_usd = self.cost(span)
-
     def cost(self, span: SpanRecord) -> float | None:
         """USD cost of the span's tokens, or None when it has no usage or no known price."""
         try:
             return self._cost(span)
-        except Exception:
-            # A span is stored without a cost rather than lost; `errors` makes it visible.
-            self.errors += 1
+        except Exception as exc:
+            # A span is stored without a cost rather than lost; the log says why, once.
+            key = (span.provider, span.model or span.request_model)
+            if key not in self._failed and len(self._failed) < _MISS_KEYS_MAX:
+                self._failed.add(key)
+                log.warning(
+                    "cost calculation failed",
+                    provider=key[0],
+                    model=key[1],
+                    error=f"{type(exc).__name__}: {exc}"[:300],
+                )
             return None
 
     def _cost(self, span: SpanRecord) -> float | None:
