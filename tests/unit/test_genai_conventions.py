@@ -7,16 +7,13 @@ from typing import Any
 
 import pytest
 
-from llm_observatory.collector.processors.genai import (
-    extract_llm_fields,
-    extract_log_event_messages,
-)
+from llm_observatory.collector.processors.genai import extract_llm_fields
 from llm_observatory.collector.providers import (
     MODEL_PROVIDER_PREFIXES,
     infer_provider,
     normalize_provider,
 )
-from llm_observatory.core.records import LogRecordRow, SpanRecord
+from llm_observatory.core.records import SpanRecord
 
 LLM_FIELDS = (
     "provider",
@@ -597,30 +594,6 @@ def test_explicit_provider_beats_model_inference() -> None:
 
 def test_inference_table_is_prefix_provider_pairs() -> None:
     assert all(prefix.endswith("-") for prefix, _ in MODEL_PROVIDER_PREFIXES)
-
-
-# --- log records ---------------------------------------------------------------------------
-
-
-def test_log_event_records() -> None:
-    user = LogRecordRow(
-        time_unix_nano=1,
-        event_name="gen_ai.user.message",
-        body={"content": "hello"},
-        attributes={"gen_ai.system": "openai"},
-    )
-    choice = LogRecordRow(
-        time_unix_nano=1,
-        body={"index": 0, "finish_reason": "stop", "message": {"content": "hi"}},
-        attributes={"event.name": "gen_ai.choice"},  # older SDKs: name as an attribute
-    )
-    plain = LogRecordRow(time_unix_nano=1, body="GET /health 200")
-    assert extract_log_event_messages(user) == ([{"content": "hello", "role": "user"}], None)
-    assert extract_log_event_messages(choice) == (
-        None,
-        [{"content": "hi", "role": "assistant", "index": 0, "finish_reason": "stop"}],
-    )
-    assert extract_log_event_messages(plain) == (None, None)
 
 
 def test_messages_move_out_of_the_attributes_into_their_columns():

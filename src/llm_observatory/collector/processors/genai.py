@@ -33,13 +33,10 @@ import orjson
 
 from llm_observatory.collector.providers import infer_provider, normalize_provider
 from llm_observatory.core.conventions import CONVERSATION_KEYS, USER_KEYS
-from llm_observatory.core.records import LogRecordRow, SpanRecord
+from llm_observatory.core.records import SpanRecord
 from llm_observatory.core.settings import CollectorSettings
 
-__all__ = [
-    "extract_llm_fields",
-    "extract_log_event_messages",
-]
+__all__ = ["extract_llm_fields"]
 
 # A span whose keys start with none of these is not a GenAI span.
 _GENAI_PREFIXES = ("gen_ai.", "llm.", "openinference.", "traceloop.")
@@ -297,13 +294,8 @@ def _indexed_messages(attrs: dict[str, Any]) -> dict[str, list[Any]]:
 
 
 def _event_body(event: dict[str, Any]) -> dict[str, Any]:
-    """An event's payload: its body (log records) merged under its non-metadata attributes."""
+    """A span event's payload: its attributes but the metadata (gen_ai.*, event.*)."""
     payload: dict[str, Any] = {}
-    body = event.get("body")
-    if isinstance(body, dict):
-        payload.update(body)
-    elif body is not None and type(body) is not bool:
-        payload["content"] = body
     attributes = event.get("attributes")
     if isinstance(attributes, dict):
         for key, value in attributes.items():
@@ -567,24 +559,3 @@ def _extract(span: SpanRecord, attrs: dict[str, Any], depth: int) -> None:
     span.reasoning_tokens = _first_int(attrs, _REASONING_KEYS)
     span.reported_cost_usd = _reported_cost(attrs)
     _fill_messages(span, attrs, depth)
-
-
-def extract_log_event_messages(
-    row: LogRecordRow, max_message_depth: int = DEFAULT_MESSAGE_DEPTH
-) -> tuple[Any, Any]:
-    """(input_messages, output_messages) a GenAI event log record carries, else (None, None).
-
-    Log-based instrumentations send one record per message (``gen_ai.user.message``,
-    ``gen_ai.choice``...) or one ``gen_ai.client.inference.operation.details`` record; the
-    event name is ``row.event_name`` or, from older SDKs, the ``event.name`` attribute.
-    """
-    attrs = row.attributes if isinstance(row.attributes, dict) else {}
-    name = row.event_name or attrs.get("event.name")
-    if type(name) is not str or not name.startswith("gen_ai."):
-        return None, None
-    try:
-        return _messages_from_events(
-            [{"name": name, "attributes": attrs, "body": row.body}], max_message_depth
-        )
-    except Exception:  # as in extract_llm_fields
-        return None, None
