@@ -906,6 +906,74 @@ def ui_assets(c):
         c.run("npm ci", pty=False)
 
 
+# The API's Postman collection and its environment (docs/api/README.md), run by newman
+# from docs/api's own package.json and lock.
+API_DOCS = ROOT / "docs" / "api"
+API_COLLECTION = API_DOCS / "llm-observatory.postman_collection.json"
+API_ENVIRONMENT = API_DOCS / "llm-observatory.postman_environment.json"
+NEWMAN = API_DOCS / "node_modules" / ".bin" / "newman"
+# Environment value <- the variable compose passes the API (an unset or empty one keeps
+# the environment file's value, the development default, as compose's `:-` does).
+COLLECTION_JWT = {
+    "jwtSecret": "JWT_SECRET",
+    "jwtAlgorithm": "JWT_ALGORITHM",
+    "jwtAudience": "JWT_AUDIENCE",
+    "jwtIssuer": "JWT_ISSUER",
+}
+
+
+def collection_environment(base_url: str, **values: str) -> dict:
+    """The collection's environment for the API at base_url, signing as that stack does."""
+    environment = json.loads(API_ENVIRONMENT.read_text())
+    wanted = {key: os.environ[name] for key, name in COLLECTION_JWT.items() if os.environ.get(name)}
+    wanted.update(baseUrl=base_url, **values)
+    for entry in environment["values"]:
+        if entry["key"] in wanted:
+            entry["value"] = wanted.pop(entry["key"])
+    environment["values"] += [{"key": k, "value": v, "enabled": True} for k, v in wanted.items()]
+    return environment
+
+
+def install_newman(c: Context) -> None:
+    """`npm ci` in docs/api unless newman is there (node_modules is git-ignored)."""
+    if NEWMAN.exists():
+        return
+    if shutil.which("npm") is None:
+        raise Exit("npm is not installed: apt-get install -y npm", code=1)
+    with c.cd(str(API_DOCS)):
+        c.run("npm ci --no-audit --no-fund", pty=False)
+
+
+@task(
+    help={
+        "mode": MODE_HELP,
+        "folder": "run only this folder of the collection, e.g. GraphQL",
+        "base_url": "the API's URL (default: the running stack's published port)",
+    }
+)
+def api_collection(c, mode="base", folder="", base_url=""):
+    """Run the API's Postman collection (docs/api) with newman and print its summary.
+
+    Tokens are minted by the collection with the JWT_SECRET the stack runs with; the
+    environment file goes to newman through a private temporary file, not argv.
+    """
+    install_newman(c)
+    base_url = base_url or f"http://{published(c, mode, 'api', 8080)}"
+    with tempfile.TemporaryDirectory(prefix="llmo-newman-") as tmp:
+        env_file = Path(tmp, "environment.json")
+        env_file.write_text(json.dumps(collection_environment(base_url)))
+        folder_flag = f" --folder {shlex.quote(folder)}" if folder else ""
+        print(f"+ newman run {_shown(API_COLLECTION)} against {base_url}{folder_flag}")
+        result = c.run(
+            f"{shlex.quote(str(NEWMAN))} run {shlex.quote(str(API_COLLECTION))}"
+            f" --environment {shlex.quote(str(env_file))}{folder_flag}",
+            pty=sys.stdout.isatty(),
+            warn=True,
+        )
+    if result is None or not result.ok:
+        raise Exit(code=result.exited if result is not None else 1)
+
+
 TEST_SELECTIONS = {
     "all": "tests",
     "unit": "tests/unit",
