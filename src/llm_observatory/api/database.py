@@ -61,6 +61,12 @@ def make_pool(settings: ApiSettings) -> AsyncConnectionPool:
             ),
         },
         configure=_configure,
+        # With DATABASE_READONLY_URL naming a replica first and the primary second
+        # (target_session_attrs=prefer-standby), a connection made while the replica was
+        # down sits on the primary: renewing connections brings reads back to the replica
+        # within DB_POOL_MAX_LIFETIME, and a check on lending drops a dead one at once.
+        max_lifetime=settings.db_pool_max_lifetime,
+        check=AsyncConnectionPool.check_connection,
         name="api",
         open=False,
     )

@@ -334,12 +334,27 @@ class ApiSettings(JwtSettings):
     rate_limit_requests: int = Field(100, ge=1)
     rate_limit_window: int = Field(60, ge=1)  # seconds
     graphql_enabled: bool = True
+    # GraphiQL at /graphql, and introspection: both off unless set (production).
     graphql_playground: bool = False
+    # What one GraphQL request may ask (api/graphql_limits.py); past a limit the request
+    # is refused before it runs, with an error naming the limit. A body over
+    # graphql_max_body_bytes is refused unread (413).
+    graphql_max_body_bytes: int = Field(16_384, ge=1_024)
+    graphql_max_tokens: int = Field(1_000, ge=100)
+    graphql_max_depth: int = Field(7, ge=2)
+    graphql_max_aliases: int = Field(10, ge=0)
+    # Cost: each database statement a field may run costs 100 (a REST request runs up
+    # to about 10), a page its `first`, each field 1; also the statements' budget.
+    graphql_max_cost: int = Field(1_000, ge=100)
+    # A page cursor the client hands back (REST and GraphQL); the API's own are shorter.
+    max_cursor_length: int = Field(1_024, ge=256, le=65_536)
 
     # The API reads with the read-only role: DATABASE_URL is DATABASE_READONLY_URL.
     db_pool_min_size: int = Field(2, ge=1)
     db_pool_max_size: int = Field(10, ge=1)
     db_pool_timeout: float = 10.0
+    # Seconds a read connection lives: after a replica came back, reads return to it.
+    db_pool_max_lifetime: float = Field(300.0, gt=0)
     db_statement_timeout: float = 30.0  # seconds; a runaway query must not hold a connection
     cache_ttl: int = Field(30, ge=1)  # seconds a usage answer is served from Redis
     # Redis is optional for answering: each call waits this long at most, and after a
