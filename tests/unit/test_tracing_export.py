@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+import weakref
 from concurrent import futures
 
 import grpc
@@ -16,9 +17,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from structlog.testing import capture_logs
 
-from llm_observatory.core import tracing
+from llm_observatory.core import tracing, tracing_export
 from llm_observatory.core.signals import TRACES
-from llm_observatory.core.tracing_export import EXPORTER_LOGGERS, QuietExporter
+from llm_observatory.core.tracing_export import EXPORTER_LOGGERS, PROCESSOR_LOGGER, QuietExporter
 
 WARNING_EVENT = (
     "self-tracing endpoint not answering: dropping our spans, next word when it answers again"
@@ -117,6 +118,58 @@ def test_failures_log_one_warning_then_nothing_until_the_endpoint_answers(caplog
         quiet.shutdown()
 
 
+def test_queue_full_is_quiet_only_while_the_endpoint_is_down(caplog, monkeypatch):
+    """The span processor warns when its queue overflows: expected while the endpoint is
+    down (already said once), news when it answers and spans come faster than it takes.
+    (Each message differs: the processor's own filter drops a repeat within 20 s.)"""
+    # An earlier test's exporter may still be flushing to a dead endpoint: not this one's.
+    monkeypatch.setattr(tracing_export, "_active", weakref.WeakSet())
+    processor_log = logging.getLogger(PROCESSOR_LOGGER)
+    messages = iter(f"Queue full, dropping Span. ({n})" for n in range(3))
+
+    class Overflowing(FlakyExporter):
+        def export(self, spans):  # type: ignore[no-untyped-def]
+            result = super().export(spans)  # a retry logged first, as the OTLP exporter does
+            if self.down:
+                processor_log.warning(next(messages))  # meanwhile, in a request's thread
+            return result
+
+    inner, clock = Overflowing(), Clock()
+    quiet = QuietExporter(inner, "http://jaeger:4317", clock=clock)
+    caplog.set_level(logging.INFO)
+    try:
+        quiet.export([object()])  # the first failing export, still retrying
+        processor_log.warning(next(messages))  # known to be down
+        assert not [line for line in log_lines([], caplog.records) if "Queue" in line]
+        inner.down = False
+        clock.now += quiet.probe_seconds
+        quiet.export([object()])
+        processor_log.warning(next(messages))  # up again, and overloaded
+        assert [line for line in log_lines([], caplog.records) if "Queue" in line] == [
+            "Queue full, dropping Span. (2)"
+        ]
+    finally:
+        quiet.shutdown()
+
+
+def test_a_process_that_does_not_report_stays_at_debug(caplog):
+    """The collector's workers share one endpoint: worker 0 alone says it is down."""
+    inner, clock = FlakyExporter(), Clock()
+    quiet = QuietExporter(inner, "http://jaeger:4317", clock=clock, report=False)
+    caplog.set_level(logging.INFO)
+    try:
+        with capture_logs() as events:
+            quiet.export([object()])
+            assert quiet.failing  # it knows, it only does not say so
+            inner.down = False
+            clock.now += 60
+            quiet.export([object()])
+            assert not quiet.failing
+        assert log_lines(events, caplog.records) == []
+    finally:
+        quiet.shutdown()
+
+
 def test_an_exporter_that_raises_counts_as_a_failure(caplog):
     class Broken(FlakyExporter):
         def export(self, spans):  # type: ignore[no-untyped-def]
@@ -184,12 +237,19 @@ def test_the_real_exporter_without_jaeger_then_with_it(monkeypatch, caplog):
     with capture_logs() as events:
         assert tracing.setup_tracing("test", endpoint)
         try:
-            started = time.monotonic()
             spans = 0
-            while time.monotonic() - started < 3:  # requests go on while Jaeger is away
+            warned_at = None
+            deadline = time.monotonic() + 20
+            # Requests go on while Jaeger is away: until the warning, then for several
+            # probes more (each tries the endpoint again, and must say nothing).
+            while time.monotonic() < (warned_at + 2 if warned_at else deadline):
                 with tracing.span("request"):
                     spans += 1
                 time.sleep(0.001)
+                if warned_at is None and WARNING_EVENT in log_lines(
+                    events, caplog.records, endpoint
+                ):
+                    warned_at = time.monotonic()
             down = log_lines(events, caplog.records, endpoint)
             server = _jaeger(port, received)
             assert _wait_for(

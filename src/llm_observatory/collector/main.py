@@ -133,7 +133,7 @@ def main() -> None:
 
 def _run(settings: CollectorSettings, worker: int) -> None:
     try:
-        start_tracing(settings)
+        start_tracing(settings, worker)
     except tracing.SelfTracingLoop as exc:
         log.error("refusing to start", reason=str(exc))
         sys.exit(2)
@@ -186,8 +186,9 @@ def supervise(processes: int) -> int:
     return 0 if clean else 1
 
 
-def start_tracing(settings: CollectorSettings) -> bool:
-    """Self-tracing to Jaeger, never to this collector's own OTLP listeners."""
+def start_tracing(settings: CollectorSettings, worker: int = 0) -> bool:
+    """Self-tracing to Jaeger, never to this collector's own OTLP listeners. Worker 0 alone
+    logs that Jaeger does not answer: one warning per collector, not one per worker."""
     own_ports = {
         CollectorSettings.split_endpoint(settings.otlp_grpc_endpoint)[1],
         CollectorSettings.split_endpoint(settings.otlp_http_endpoint)[1],
@@ -197,6 +198,7 @@ def start_tracing(settings: CollectorSettings) -> bool:
         settings.otel_exporter_otlp_endpoint,
         own_hosts={"collector"},
         own_ports=own_ports,
+        report=worker == 0,
     )
 
 

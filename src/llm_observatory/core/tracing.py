@@ -72,11 +72,13 @@ def setup_tracing(
     own_hosts: Iterable[str] = (),
     own_ports: Iterable[int] = (),
     exporter: Any = None,
+    report: bool = True,
 ) -> bool:
     """Start exporting spans as `llm-observatory-<service>`; False when `endpoint` is empty.
 
     Raises SelfTracingLoop when `endpoint` is one of `own_ports` on this host.
-    `exporter` replaces the OTLP exporter (tests keep spans in memory).
+    `exporter` replaces the OTLP exporter (tests keep spans in memory). `report=False`:
+    an endpoint that does not answer is said in the debug log only (QuietExporter).
     """
     global _tracer, _provider
     endpoint = endpoint.strip()
@@ -104,7 +106,9 @@ def setup_tracing(
             timeout=EXPORT_SECONDS,
             channel_options=CHANNEL_OPTIONS,
         )
-    provider.add_span_processor(BatchSpanProcessor(QuietExporter(exporter, endpoint)))
+    provider.add_span_processor(
+        BatchSpanProcessor(QuietExporter(exporter, endpoint, report=report))
+    )
     _provider = provider
     _tracer = provider.get_tracer(f"llm_observatory.{service}")
     log.info("self-tracing on", endpoint=endpoint, service_name=name)

@@ -39,17 +39,20 @@ PROCESSOR_LOGGER = "opentelemetry.sdk._shared_internal"
 class _Hush(logging.Filter):
     """On the exporter's loggers: keeps their lines out of the log while a QuietExporter
     is in use, noting each as the reason on the one exporting in this thread. On the
-    processor's: drops "Queue full" while an endpoint is known to be down."""
+    processor's: drops "Queue full" while an endpoint is down or an export to it is
+    retrying (the queue fills while the first failing export still retries)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         active = list(_active)
         if not active:
             return True
         if record.name == PROCESSOR_LOGGER:
-            return not (record.levelno <= logging.WARNING and any(q.failing for q in active))
+            troubled = any(q.failing or q.retrying for q in active)
+            return not (record.levelno <= logging.WARNING and troubled)
         exporting = getattr(_exporting, "exporter", None)
         if exporting is not None:
             exporting.reason = record.getMessage()[:300]
+            exporting.retrying = True
         return False
 
 
@@ -77,12 +80,17 @@ class QuietExporter(SpanExporter):
         *,
         probe_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        report: bool = True,
     ) -> None:
         self.exporter = exporter
         self.endpoint = endpoint
+        # False: this process's failures go to the debug log only (one process of
+        # several sharing the endpoint speaks for them all: the collector's worker 0).
+        self.report = report
         self.probe_seconds = PROBE_SECONDS if probe_seconds is None else probe_seconds
         self.clock = clock
         self.failing = False
+        self.retrying = False  # the export in progress has met an error already
         self.reason = ""
         self.dropped = 0
         self._next_probe = 0.0
@@ -104,6 +112,7 @@ class QuietExporter(SpanExporter):
                 result = SpanExportResult.FAILURE
             finally:
                 _exporting.exporter = None
+                self.retrying = False
             if result is SpanExportResult.SUCCESS:
                 self._answered()
             else:
@@ -115,7 +124,7 @@ class QuietExporter(SpanExporter):
         self._next_probe = self.clock() + self.probe_seconds
         if not self.failing:
             self.failing = True
-            log.warning(
+            (log.warning if self.report else log.debug)(
                 "self-tracing endpoint not answering: dropping our spans, next word when "
                 "it answers again",
                 endpoint=self.endpoint,
@@ -125,7 +134,7 @@ class QuietExporter(SpanExporter):
 
     def _answered(self) -> None:
         if self.failing:
-            log.info(
+            (log.info if self.report else log.debug)(
                 "self-tracing endpoint answers again",
                 endpoint=self.endpoint,
                 spans_dropped=self.dropped,
