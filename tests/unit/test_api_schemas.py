@@ -16,6 +16,9 @@ from strawberry.utils.str_converters import to_camel_case
 from llm_observatory.api import graphql, schemas
 from llm_observatory.api.graphql_types import SCALARS, input_type, object_type
 from llm_observatory.api.params import LogFilter, SessionFilter, TraceFilter, UserFilter
+from llm_observatory.core.settings import ApiSettings
+
+SCHEMA = graphql.make_schema(ApiSettings(jwt_secret="s" * 32))._schema
 
 ANSWERS = [
     cls
@@ -26,7 +29,7 @@ ANSWERS = [
 
 def _fields(name: str) -> dict[str, str]:
     """GraphQL name -> type (e.g. "Long!") of an object or input type of the schema."""
-    graphql_type = graphql.schema._schema.type_map[name]
+    graphql_type = SCHEMA.type_map[name]
     return {field: str(value.type) for field, value in graphql_type.fields.items()}
 
 
@@ -35,7 +38,7 @@ def _is_long(annotation) -> bool:
 
 
 def test_every_answer_model_is_a_graphql_type_with_the_same_fields():
-    used = [m for m in ANSWERS if m.__name__ in graphql.schema._schema.type_map]
+    used = [m for m in ANSWERS if m.__name__ in SCHEMA.type_map]
     # Every answer the queries return is reachable in the schema (Health is REST only;
     # the list envelopes of usage and models are GraphQL lists).
     assert {m.__name__ for m in ANSWERS} - {m.__name__ for m in used} <= {

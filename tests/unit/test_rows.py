@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from span_records import span_record
-
 from llm_observatory.core.signals import TRACES
+from span_records import span_record
 
 
 def _field(row: str, column: str) -> str:

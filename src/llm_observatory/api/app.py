@@ -21,6 +21,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from llm_observatory.api import governance, rest
+from llm_observatory.api.errors import RETRY_AFTER_SECONDS, safe_error
 from llm_observatory.api.graphql import make_graphql_router
 from llm_observatory.api.middleware import RequestMetrics
 from llm_observatory.api.params import BadParameter
@@ -64,14 +65,15 @@ async def _bad_parameter(_: Request, exc: BadParameter) -> JSONResponse:
     return JSONResponse({"detail": detail, "message": str(exc)}, status_code=422)
 
 
-async def _database_unavailable(_: Request, exc: psycopg.OperationalError) -> JSONResponse:
-    # Connection lost, pool exhausted, statement timeout: the client may retry; the
-    # cause goes to the log, not to the client.
-    log.warning("database unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
+async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    # The database down (503, retry) or a bug (500): the cause goes to the log under
+    # an id the answer carries, never to the client (api/errors.py; GraphQL alike).
+    error = safe_error(exc, f"{request.method} {request.url.path}")
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if error.status == 503 else None
     return JSONResponse(
-        {"detail": "the database is unavailable or too slow right now; retry shortly"},
-        status_code=503,
-        headers={"Retry-After": "5"},
+        {"detail": error.message, "code": error.code, "error_id": error.error_id},
+        status_code=error.status,
+        headers=headers,
     )
 
 
@@ -101,7 +103,10 @@ def create_app(settings: ApiSettings, state: ApiState | None = None) -> FastAPI:
     app.state.api = state
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(BadParameter, _bad_parameter)  # type: ignore[arg-type]
-    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)  # type: ignore[arg-type]
+    app.add_exception_handler(psycopg.OperationalError, _server_error)  # type: ignore[arg-type]
+    # Any other exception: Starlette's last resort calls this, then re-raises for the
+    # server's own log line.
+    app.add_exception_handler(Exception, _server_error)
 
     @app.get(
         "/health",
@@ -116,7 +121,7 @@ def create_app(settings: ApiSettings, state: ApiState | None = None) -> FastAPI:
     app.include_router(governance.router, tags=["governance"])
     add_offline_docs(app)
     if settings.graphql_enabled:
-        app.include_router(make_graphql_router(settings.graphql_playground), tags=["graphql"])
+        app.include_router(make_graphql_router(settings), tags=["graphql"])
     mount_ui(app, settings)
 
     # Starlette wraps in reverse order: metrics outermost, so they time everything,

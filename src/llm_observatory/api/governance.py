@@ -21,13 +21,14 @@ from typing import Annotated, Any, Literal
 import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from llm_observatory.api.auth import Principal
 from llm_observatory.api.database import libpq_url
 from llm_observatory.api.guard import require_admin, require_client
 from llm_observatory.api.rest import ERRORS
 from llm_observatory.api.state import ApiState, api_state
+from llm_observatory.api.values import IsoDateTime, plain_text, utc_parameter
 from llm_observatory.core.logging import get_logger
 from llm_observatory.storage import deletion, deletion_requests, export
 
@@ -122,7 +123,12 @@ async def budgets(request: Request) -> Response:
     return _json(await budget_list(api_state(request)))
 
 
-Text = Annotated[str | None, Query(min_length=1, max_length=MAX_VALUE)]
+Text = Annotated[str | None, Query(min_length=1, max_length=MAX_VALUE), AfterValidator(plain_text)]
+
+
+def _utc(name: str, value: datetime | None) -> datetime | None:
+    # A naive time stays naive: the selector and the export filter name it.
+    return utc_parameter(name, value) if value is not None and value.tzinfo else value
 
 
 def selector_query(
@@ -130,12 +136,12 @@ def selector_query(
     conversation: Text = None,
     trace: Text = None,
     service: Text = None,
-    before: Annotated[datetime | None, Query(description="only data older than this")] = None,
+    before: Annotated[IsoDateTime | None, Query(description="only data older than this")] = None,
 ) -> deletion.Selector:
     if before is not None and before.tzinfo is None:
         raise HTTPException(422, detail="before: give a time zone (e.g. 2026-01-31T00:00:00Z)")
     try:
-        return deletion.Selector(user, conversation, trace, service, before)
+        return deletion.Selector(user, conversation, trace, service, _utc("before", before))
     except deletion.SelectorError as exc:
         raise HTTPException(422, detail=str(exc)) from exc
 
@@ -248,8 +254,10 @@ class _ExportSlots:
 
 
 def export_filter(
-    start: Annotated[datetime, Query(alias="from", description="inclusive")],
-    end: Annotated[datetime | None, Query(alias="to", description="exclusive; default now")] = None,
+    start: Annotated[IsoDateTime, Query(alias="from", description="inclusive")],
+    end: Annotated[
+        IsoDateTime | None, Query(alias="to", description="exclusive; default now")
+    ] = None,
     service: Text = None,
     model: Text = None,
     user: Text = None,
@@ -257,7 +265,12 @@ def export_filter(
 ) -> export.ExportFilter:
     try:
         return export.ExportFilter(
-            start, end or datetime.now(UTC), service, model, user, conversation
+            _utc("from", start),  # type: ignore[arg-type]
+            _utc("to", end) or datetime.now(UTC),
+            service,
+            model,
+            user,
+            conversation,
         )
     except export.ExportError as exc:
         raise HTTPException(422, detail=str(exc)) from exc

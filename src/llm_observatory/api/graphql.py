@@ -16,24 +16,40 @@ into `after` for the next page; no edges/pageInfo. groupBy, interval, sort and o
 take the REST values ("model", "1h", "cost", "desc"): "1m" cannot be a GraphQL enum
 value. A bad argument is an error whose `extensions` are {"code": "BAD_USER_INPUT",
 "argument": <name>}. Token sums are `Long` (64-bit): GraphQL's Int stops at 2^31.
+
+What a request may ask (depth, aliases, cost, size) is api/graphql_limits.py, each
+query field's cost is FIELD_COSTS below. A failure on our side is masked as REST
+masks it (api/errors.py): extensions {"code": "SERVICE_UNAVAILABLE" or
+"INTERNAL_SERVER_ERROR", "errorId": ...}, the detail in the log. Introspection is on
+only with the playground (GRAPHQL_PLAYGROUND), as GraphiQL needs it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 import strawberry
-from fastapi import Depends
+from fastapi import Depends, Request
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.extensions import DisableIntrospection
 from strawberry.fastapi import GraphQLRouter
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import Info
+from strawberry.types import ExecutionResult, Info
 from strawberry.utils.str_converters import to_camel_case
 
 from llm_observatory.api import service
+from llm_observatory.api.errors import safe_error
+from llm_observatory.api.graphql_http import describe_routes
+from llm_observatory.api.graphql_limits import (
+    STATEMENT_COST,
+    DocumentLimits,
+    FieldCost,
+    StatementBudget,
+    bounded_body,
+)
 from llm_observatory.api.graphql_types import SCALARS, input_type, input_values, object_type
 from llm_observatory.api.guard import require_client
 from llm_observatory.api.params import (
@@ -48,6 +64,7 @@ from llm_observatory.api.params import (
     UsageQuery,
     UserFilter,
     UserQuery,
+    check_text,
 )
 from llm_observatory.api.schemas import (
     LogList,
@@ -62,6 +79,7 @@ from llm_observatory.api.schemas import (
 )
 from llm_observatory.api.state import ApiState, api_state
 from llm_observatory.api.ui.docs import OfflineGraphQLRouter
+from llm_observatory.core.settings import ApiSettings
 
 TraceDetailType = object_type(TraceDetail)
 TraceListType = object_type(TraceList)
@@ -101,7 +119,9 @@ def _bad_input(exc: BadParameter) -> GraphQLError:
     )
 
 
-def _parse(parse: Callable[..., Q], filter: Any, first: int, after: str | None, **kw: Any) -> Q:
+def _parse(
+    info: Info, parse: Callable[..., Q], filter: Any, first: int, after: str | None, **kw: Any
+) -> Q:
     try:
         return parse(
             input_values(filter),
@@ -109,14 +129,23 @@ def _parse(parse: Callable[..., Q], filter: Any, first: int, after: str | None, 
             cursor=after or None,
             names=NAMES,
             filter_prefix="filter.",
+            max_cursor=_state(info).settings.max_cursor_length,
             **kw,
         )
     except BadParameter as exc:
         raise _bad_input(exc) from None
 
 
+def _id(name: str, value: str) -> str:
+    try:
+        return check_text(name, value)
+    except BadParameter as exc:
+        raise _bad_input(exc) from None
+
+
 def _state(info: Info) -> ApiState:
-    return api_state(info.context["request"])
+    # The request's own: its database counts the statements (graphql_limits).
+    return info.context["state"]
 
 
 async def _page(info: Info, ask: Callable[[ApiState, Q], Awaitable[Any]], query: Q) -> Any:
@@ -127,7 +156,7 @@ async def _page(info: Info, ask: Callable[[ApiState, Q], Awaitable[Any]], query:
 class Query:
     @strawberry.field(description="One trace with its spans and log records; null if unknown.")
     async def trace(self, info: Info, trace_id: str) -> TraceDetailType | None:  # type: ignore[valid-type]
-        return await service.get_trace(_state(info), trace_id)
+        return await service.get_trace(_state(info), _id("traceId", trace_id))
 
     @strawberry.field(description="Traces (root spans with totals), newest first or sorted.")
     async def traces(
@@ -139,12 +168,12 @@ class Query:
         first: int = DEFAULT_PAGE_SIZE,
         after: str | None = None,
     ) -> TraceListType:  # type: ignore[valid-type]
-        query = _parse(TraceQuery.parse, filter, first, after, sort=sort, order=order)
+        query = _parse(info, TraceQuery.parse, filter, first, after, sort=sort, order=order)
         return await _page(info, service.list_traces, query)
 
     @strawberry.field(description="One session's traces in time order; null if unknown.")
     async def session(self, info: Info, session_id: str) -> SessionDetailType | None:  # type: ignore[valid-type]
-        return await service.get_session(_state(info), session_id)
+        return await service.get_session(_state(info), _id("sessionId", session_id))
 
     @strawberry.field(description="Sessions (conversation ids), most recently active first.")
     async def sessions(
@@ -154,12 +183,12 @@ class Query:
         first: int = DEFAULT_PAGE_SIZE,
         after: str | None = None,
     ) -> SessionListType:  # type: ignore[valid-type]
-        query = _parse(SessionQuery.parse, filter, first, after)
+        query = _parse(info, SessionQuery.parse, filter, first, after)
         return await _page(info, service.list_sessions, query)
 
     @strawberry.field(description="One user's totals, recent sessions and traces; null if unknown.")
     async def user(self, info: Info, user_id: str) -> UserDetailType | None:  # type: ignore[valid-type]
-        return await service.get_user(_state(info), user_id)
+        return await service.get_user(_state(info), _id("userId", user_id))
 
     @strawberry.field(description="Users of the LLM calls, most recently active first.")
     async def users(
@@ -169,7 +198,7 @@ class Query:
         first: int = DEFAULT_PAGE_SIZE,
         after: str | None = None,
     ) -> UserListType:  # type: ignore[valid-type]
-        query = _parse(UserQuery.parse, filter, first, after)
+        query = _parse(info, UserQuery.parse, filter, first, after)
         return await _page(info, service.list_users, query)
 
     @strawberry.field(description="The applications' log records, newest first.")
@@ -180,7 +209,7 @@ class Query:
         first: int = DEFAULT_PAGE_SIZE,
         after: str | None = None,
     ) -> LogListType:  # type: ignore[valid-type]
-        query = _parse(LogQuery.parse, filter, first, after)
+        query = _parse(info, LogQuery.parse, filter, first, after)
         return await _page(info, service.list_logs, query)
 
     @strawberry.field(description="LLM usage per time bucket and key (model|provider|service).")
@@ -209,32 +238,83 @@ class Query:
         return await service.services(_state(info))
 
 
+# What each query field may cost (api/graphql_limits.py): the database statements it
+# may run, at most, on a cache miss; a page costs its `first` too.
+FIELD_COSTS: dict[str, FieldCost] = {
+    "trace": FieldCost(statements=3),  # totals, spans, log records
+    "traces": FieldCost(statements=3, page=True),  # search count, probe, then hashed
+    "session": FieldCost(statements=3),  # totals, calls, roots
+    "sessions": FieldCost(statements=2, page=True),  # recent ids (more if it widens), totals
+    "user": FieldCost(statements=5),  # totals, its sessions (2), its traces (2)
+    "users": FieldCost(statements=2, page=True),
+    "logs": FieldCost(statements=1, page=True),
+    "usage": FieldCost(statements=1),
+    "models": FieldCost(statements=1),
+    "services": FieldCost(statements=1),
+}
+
+
+def _masked(error: GraphQLError) -> bool:
+    """A failure on our side, not the client's (whose errors say what to change)."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return False
+    # A variable's value refused by its scalar (before anything ran): the client's.
+    return not (error.path is None and isinstance(original, ValueError | TypeError))
+
+
 class _Schema(strawberry.Schema):
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        result = await super().execute(*args, **kwargs)
+        if result.errors:
+            result.errors = [self._mask(error) for error in result.errors]
+        return result
+
+    @staticmethod
+    def _mask(error: GraphQLError) -> GraphQLError:
+        if not _masked(error):
+            return error
+        assert error.original_error is not None
+        where = "graphql " + ".".join(str(part) for part in error.path or ())
+        safe = safe_error(error.original_error, where)
+        return GraphQLError(
+            safe.message,
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": safe.code, "errorId": safe.error_id},
+        )
+
     def process_errors(self, errors, execution_context=None):  # type: ignore[no-untyped-def]
-        # A client's bad input is its answer, not our error log.
-        unexpected = [e for e in errors if (e.extensions or {}).get("code") != "BAD_USER_INPUT"]
-        super().process_errors(unexpected, execution_context)
+        # Logged by _mask with an id (the detail) or not at all (a client's mistake).
+        return None
 
 
-schema = _Schema(
-    query=Query,
-    config=StrawberryConfig(scalar_map=SCALARS),
-    extensions=[
-        lambda: QueryDepthLimiter(max_depth=7),
-        lambda: MaxAliasesLimiter(max_alias_count=10),
-    ],
-)
+def make_schema(settings: ApiSettings) -> strawberry.Schema:
+    extensions: list[Any] = [lambda: DocumentLimits(settings, FIELD_COSTS)]
+    if not settings.graphql_playground:
+        extensions.append(DisableIntrospection)
+    return _Schema(query=Query, config=StrawberryConfig(scalar_map=SCALARS), extensions=extensions)
 
 
-def make_graphql_router(playground: bool) -> GraphQLRouter:
+def _context(request: Request) -> dict[str, Any]:
+    state = api_state(request)
+    budget = StatementBudget(state.database, state.settings.graphql_max_cost // STATEMENT_COST)
+    return {"state": dataclasses.replace(state, database=budget)}
+
+
+def make_graphql_router(settings: ApiSettings) -> GraphQLRouter:
     # The path on the route itself (not an include prefix): the request metrics label
     # requests with the matched route's own path. GraphiQL's page loads its files from
     # the stack (api/ui/docs.py), not from a CDN.
-    return OfflineGraphQLRouter(
-        schema,
+    router = OfflineGraphQLRouter(
+        make_schema(settings),
         path="/graphql",
-        graphql_ide="graphiql" if playground else None,
+        graphql_ide="graphiql" if settings.graphql_playground else None,
         allow_queries_via_get=True,
         subscription_protocols=(),  # no subscriptions: no websocket endpoint either
-        dependencies=[Depends(require_client)],
+        context_getter=_context,
+        # The guard first (rate limit, token), then the body's size, before it is read.
+        dependencies=[Depends(require_client), Depends(bounded_body)],
     )
+    describe_routes(router, settings)
+    return router

@@ -11,23 +11,35 @@ whichever way it came: `BadParameter` names it as the client wrote it; REST answ
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
     field_validator,
 )
+
+from llm_observatory.api.cursor import MAX_CURSOR, MAX_CURSOR_CEILING, Cursor
+from llm_observatory.api.values import (
+    BadParameter,
+    as_utc,
+    datetime_schema,
+    iso_datetime,
+    plain_text,
+    utc_parameter,
+)
+
+# Re-exported: the queries and the front ends import them from here.
+__all__ = ["MAX_CURSOR", "MAX_CURSOR_CEILING", "BadParameter", "Cursor", "as_utc"]
 
 GroupBy = Literal["model", "provider", "service"]
 Interval = Literal["1m", "1h", "1d"]
@@ -51,13 +63,17 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MAX_TEXT = 256  # a filter value (service, model, id) longer than any real one
 MAX_SEARCH = 200  # search text: a few words
-MAX_CURSOR = 512
-
 # Bounds of the answers that are not pages: a trace with 100k spans is answered with
 # its earliest MAX_TRACE_SPANS and `truncated: true`.
 MAX_TRACE_SPANS = 2_000
 MAX_TRACE_LOG_RECORDS = 1_000
 MAX_SESSION_CALLS = 500
+# The lists that are not pages: every model (the most requested first) and service
+# (by name) up to these, and a usage answer's rows (5,000 models over a day of hours
+# would be 120,000).
+MAX_MODELS = 1_000
+MAX_SERVICES = 1_000
+MAX_USAGE_ROWS = 50_000
 USER_DETAIL_ITEMS = 20  # recent sessions and traces on a user's answer
 
 # OTLP severity numbers: each name is the first number of its range of four.
@@ -71,18 +87,16 @@ SEVERITIES: dict[str, int] = {
 }
 
 
-class BadParameter(ValueError):
-    """A request parameter that cannot be used; `name` is the parameter as the client wrote it."""
-
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(f"{name}: {message}")
-        self.name = name
-        self.message = message
-
-
-def as_utc(value: datetime) -> datetime:
-    """Naive datetimes are UTC (what the database stores)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+def check_text(name: str, value: str, max_length: int = 0) -> str:
+    """An id argument read outside a filter model (GraphQL's traceId, ...)."""
+    max_length = max_length or MAX_TEXT
+    if not 1 <= len(value) <= max_length:
+        raise BadParameter(name, f"must be 1 to {max_length} characters, not {len(value)}")
+    try:
+        plain_text(value)
+    except ValueError as exc:
+        raise BadParameter(name, str(exc)) from None
+    return value
 
 
 def one_of(name: str, value: str, allowed: tuple[str, ...] | dict[str, object]) -> str:
@@ -106,40 +120,64 @@ def _blank_is_none(value: Any) -> Any:
     return None if value == "" else value
 
 
+# "info", "INFO", "Info", ... (JSON schema patterns have no case-insensitive flag).
+_SEVERITY_NAMES = "^({})?$".format(
+    "|".join("".join(f"[{c.upper()}{c}]" for c in name) for name in SEVERITIES)
+)
+
+
 def _severity(value: Any) -> Any:
+    # Exactly what the schema declares: a name in any case, or ASCII digits.
     if isinstance(value, str):
-        word = value.strip().lower()
-        if word in SEVERITIES:
-            return SEVERITIES[word]
-        if not word.isdigit():
+        if value.lower() in SEVERITIES:
+            return SEVERITIES[value.lower()]
+        if not (value.isascii() and value.isdigit()):
             raise ValueError(f"must be {', '.join(SEVERITIES)} or a number 1-24, not {value!r}")
     return value
 
 
 # The constraint on the value itself, so an explicit null passes (GraphQL sends them).
+# Before-validators run last first: blank is none before anything else looks at it.
+# The JSON schemas say what is accepted: "" too (no filter), names of severities.
 Text = Annotated[
-    Annotated[str, Field(max_length=MAX_TEXT)] | None, BeforeValidator(_blank_is_none)
+    Annotated[str, Field(max_length=MAX_TEXT)] | None,
+    BeforeValidator(_blank_is_none),
+    AfterValidator(plain_text),
 ]
 SearchText = Annotated[
     Annotated[str, Field(min_length=1, max_length=MAX_SEARCH)] | None,
     BeforeValidator(_blank_is_none),
+    AfterValidator(plain_text),
+    WithJsonSchema({"type": "string", "maxLength": MAX_SEARCH}),
 ]
 Severity = Annotated[
     Annotated[int, Field(ge=1, le=24)] | None,
-    BeforeValidator(_blank_is_none),
     BeforeValidator(_severity),
+    BeforeValidator(_blank_is_none),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": 24},
+                {"type": "string", "pattern": _SEVERITY_NAMES},
+            ]
+        }
+    ),
+]
+FilterTime = Annotated[
+    datetime | None,
+    BeforeValidator(iso_datetime),
+    BeforeValidator(_blank_is_none),
+    WithJsonSchema(datetime_schema(blank=True)),
 ]
 
 
 class _Filter(BaseModel):
     model_config = ConfigDict(populate_by_name=True, frozen=True, extra="ignore")
 
-    start: Annotated[datetime | None, BeforeValidator(_blank_is_none)] = Field(
+    start: FilterTime = Field(
         None, alias="from", description="at or after this time (ISO 8601; naive is UTC)"
     )
-    end: Annotated[datetime | None, BeforeValidator(_blank_is_none)] = Field(
-        None, alias="to", description="before this time (exclusive)"
-    )
+    end: FilterTime = Field(None, alias="to", description="before this time (exclusive)")
 
     @field_validator("start", "end")
     @classmethod
@@ -158,9 +196,11 @@ class TraceFilter(_Filter):
     service: Text = Field(None, description="service of the root span")
     provider: Text = Field(None, description="traces with a span of this provider")
     model: Text = Field(None, description="traces with an LLM call of this model")
-    status: Annotated[TraceStatus | None, BeforeValidator(_blank_is_none)] = Field(
-        None, description="error: some span failed; ok: none did"
-    )
+    status: Annotated[
+        TraceStatus | None,
+        BeforeValidator(_blank_is_none),
+        WithJsonSchema({"type": "string", "enum": ["", *TRACE_STATUSES]}),
+    ] = Field(None, description="error: some span failed; ok: none did")
     user: Text = Field(None, description="traces with an LLM call of this user id")
     session: Text = Field(None, description="traces with an LLM call of this conversation id")
     q: SearchText = Field(
@@ -227,68 +267,10 @@ def parse_filter(model: type[F], value: F | Mapping[str, Any] | None, prefix: st
         raise BadParameter(f"{prefix}{field}", error.get("msg", "not valid")) from None
 
 
-# --- cursors ----------------------------------------------------------------------------
-
-CursorKey = datetime | float | Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Position after the last item of a page: its sort value and its unique id.
-
-    Encoded with the list and sort it belongs to, so a cursor of one sort handed to
-    another is refused instead of silently skipping items.
-    """
-
-    key: CursorKey
-    id: str
-
-    def encode(self, kind: str = "traces:time:desc") -> str:
-        key = self.key.isoformat() if isinstance(self.key, datetime) else str(self.key)
-        raw = json.dumps([kind, key, self.id], separators=(",", ":"))
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-    @classmethod
-    def decode(
-        cls,
-        value: str,
-        name: str = "cursor",
-        kind: str = "traces:time:desc",
-        key_type: type = datetime,
-    ) -> Cursor:
-        try:
-            if len(value) > MAX_CURSOR:
-                raise ValueError("too long")
-            padded = value + "=" * (-len(value) % 4)
-            found_kind, key, item_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-            if not all(isinstance(part, str) for part in (found_kind, key, item_id)):
-                raise TypeError("not [kind, key, id]")
-        except (binascii.Error, UnicodeError, ValueError, TypeError) as exc:
-            raise BadParameter(
-                name, "malformed: pass the next_cursor of a previous page unchanged"
-            ) from exc
-        if found_kind != kind:
-            raise BadParameter(
-                name, f"is a cursor of {found_kind}, not of {kind}: start again without it"
-            )
-        try:
-            if key_type is datetime:
-                parsed: CursorKey = as_utc(datetime.fromisoformat(key))
-            elif key_type is Decimal:
-                parsed = Decimal(key)
-                if not parsed.is_finite():
-                    raise ValueError(key)
-            else:
-                parsed = float(key)
-        except (ValueError, InvalidOperation) as exc:
-            raise BadParameter(
-                name, "malformed: pass the next_cursor of a previous page unchanged"
-            ) from exc
-        return cls(parsed, item_id)
-
-
-def _cursor(value: str | None, name: str, kind: str, key_type: type) -> Cursor | None:
-    return Cursor.decode(value, name, kind, key_type) if value else None
+def _cursor(
+    value: str | None, name: str, kind: str, key_type: type, max_length: int
+) -> Cursor | None:
+    return Cursor.decode(value, name, kind, key_type, max_length) if value else None
 
 
 # --- list queries -----------------------------------------------------------------------
@@ -318,12 +300,14 @@ class PageQuery(Generic[F]):
         cursor: str | None = None,
         names: Mapping[str, str] | None = None,
         filter_prefix: str = "",
+        max_cursor: int = MAX_CURSOR,
     ) -> Self:
         name = _names(names)
         parsed = parse_filter(cls.filter_model, filter, filter_prefix)
         parsed.check(name)
         page_size(name["limit"], limit)
-        return cls(parsed, limit, _cursor(cursor, name["cursor"], cls.kind, datetime))
+        after = _cursor(cursor, name["cursor"], cls.kind, datetime, max_cursor)
+        return cls(parsed, limit, after)
 
 
 class SessionQuery(PageQuery[SessionFilter]):
@@ -367,6 +351,7 @@ class TraceQuery(PageQuery[TraceFilter]):
         cursor: str | None = None,
         names: Mapping[str, str] | None = None,
         filter_prefix: str = "",
+        max_cursor: int = MAX_CURSOR,
     ) -> TraceQuery:
         name = _names(names)
         parsed = parse_filter(TraceFilter, filter, filter_prefix)
@@ -375,7 +360,7 @@ class TraceQuery(PageQuery[TraceFilter]):
         one_of(name["order"], order, SORT_ORDERS)
         page_size(name["limit"], limit)
         kind = f"traces:{sort}:{order}"
-        after = _cursor(cursor, name["cursor"], kind, _TRACE_SORT_KEYS[sort])
+        after = _cursor(cursor, name["cursor"], kind, _TRACE_SORT_KEYS[sort], max_cursor)
         return cls(parsed, limit, after, sort, order)
 
 
@@ -408,8 +393,15 @@ class UsageQuery:
             # within a minute have the same key and share the cached answer.
             now = now or datetime.now(UTC)
             end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        end = as_utc(end)
-        start = as_utc(start) if start is not None else end - DEFAULT_USAGE_RANGE
+        end = utc_parameter(to_name, end)
+        if start is not None:
+            start = utc_parameter(from_name, start)
+        elif end - datetime.min.replace(tzinfo=UTC) < DEFAULT_USAGE_RANGE:
+            raise BadParameter(
+                to_name, f"must be at least {DEFAULT_USAGE_RANGE} after year 1 without {from_name}"
+            )
+        else:
+            start = end - DEFAULT_USAGE_RANGE
         if start >= end:
             raise BadParameter(from_name, f"must be before {to_name} ({start} >= {end})")
         if (end - start) / INTERVALS[interval] > MAX_BUCKETS:

@@ -8,17 +8,16 @@ rows, and is not converted again on the way out.
 # No `from __future__ import annotations`: FastAPI reads the annotations of the
 # dependencies made in `page_query` at run time, where they are closure variables.
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 
 from llm_observatory.api import service
 from llm_observatory.api.guard import require_client
 from llm_observatory.api.params import (
     DEFAULT_PAGE_SIZE,
-    MAX_CURSOR,
+    MAX_CURSOR_CEILING,
     MAX_PAGE_SIZE,
     MAX_TEXT,
     GroupBy,
@@ -46,8 +45,10 @@ from llm_observatory.api.schemas import (
     UserList,
 )
 from llm_observatory.api.state import api_state
+from llm_observatory.api.values import IsoDateTime, plain_text
 
 ERRORS = {
+    400: {"description": "A malformed HTTP request (e.g. a request line over 64 KiB)"},
     401: {"description": "Missing, malformed, expired or wrongly signed token"},
     422: {"description": "A parameter is not valid; the body names it"},
     429: {"description": "Rate limit exceeded; see Retry-After"},
@@ -57,9 +58,13 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_client)], res
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="items per page")]
 PageCursor = Annotated[
-    str | None, Query(description="next_cursor of the previous page", max_length=MAX_CURSOR)
+    str | None,
+    Query(
+        description="next_cursor of the previous page (at most MAX_CURSOR_LENGTH characters)",
+        max_length=MAX_CURSOR_CEILING,
+    ),
 ]
-Id = Annotated[str, Path(min_length=1, max_length=MAX_TEXT)]
+Id = Annotated[str, Path(min_length=1, max_length=MAX_TEXT), AfterValidator(plain_text)]
 
 
 def page_query(query_type: type[PageQuery]) -> Callable[..., Any]:
@@ -67,13 +72,20 @@ def page_query(query_type: type[PageQuery]) -> Callable[..., Any]:
     filter_model = query_type.filter_model
 
     def parse(
+        request: Request,
         filters: Annotated[filter_model, Query()],  # type: ignore[valid-type]
         limit: Limit = DEFAULT_PAGE_SIZE,
         cursor: PageCursor = None,
     ) -> PageQuery:
-        return query_type.parse(filters, limit=limit, cursor=cursor or None)
+        return query_type.parse(
+            filters, limit=limit, cursor=cursor or None, max_cursor=_max_cursor(request)
+        )
 
     return parse
+
+
+def _max_cursor(request: Request) -> int:
+    return api_state(request).settings.max_cursor_length
 
 
 def _json(answer: BaseModel) -> Response:
@@ -97,7 +109,14 @@ async def list_traces(
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: PageCursor = None,
 ) -> Response:
-    query = TraceQuery.parse(filters, sort=sort, order=order, limit=limit, cursor=cursor or None)
+    query = TraceQuery.parse(
+        filters,
+        sort=sort,
+        order=order,
+        limit=limit,
+        cursor=cursor or None,
+        max_cursor=_max_cursor(request),
+    )
     return _json(await service.list_traces(api_state(request), query))
 
 
@@ -159,10 +178,10 @@ async def usage(
     group_by: Annotated[GroupBy, Query()] = "model",
     interval: Annotated[Interval, Query()] = "1h",
     start: Annotated[
-        datetime | None, Query(alias="from", description="default: `to` minus 24 hours")
+        IsoDateTime | None, Query(alias="from", description="default: `to` minus 24 hours")
     ] = None,
     end: Annotated[
-        datetime | None, Query(alias="to", description="exclusive; default: now")
+        IsoDateTime | None, Query(alias="to", description="exclusive; default: now")
     ] = None,
 ) -> Response:
     query = UsageQuery.parse(group_by, interval, start, end)

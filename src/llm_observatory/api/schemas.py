@@ -13,9 +13,11 @@ and links are the stored JSON as it is.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NewType
+from typing import Any, Literal, NewType
 
 from pydantic import BaseModel, Field
+
+from llm_observatory.api.params import MAX_MODELS, MAX_SERVICES, MAX_USAGE_ROWS
 
 # Type markers the GraphQL derivation maps to its scalars; plain int / JSON for pydantic.
 Long = NewType("Long", int)
@@ -26,9 +28,12 @@ NEXT_CURSOR = "pass as `cursor` for the next page; null on the last page"
 
 
 class Health(BaseModel):
-    status: str = Field(description='"ok", or "degraded" when a dependency is down')
-    database: str = Field(description='"ok" or "down: <reason>"')
-    redis: str = Field(description='"ok" or "down: <reason>"')
+    """Each dependency is "ok" or "down", nothing more: /health needs no token, and why a
+    dependency is down (hosts, roles, addresses) goes to the API's log."""
+
+    status: Literal["ok", "degraded"] = Field(description='"degraded" when a dependency is down')
+    database: Literal["ok", "down"]
+    redis: Literal["ok", "down"]
 
 
 # --- traces -----------------------------------------------------------------------------
@@ -207,7 +212,10 @@ class UsageRow(BaseModel):
 
 
 class UsageList(BaseModel):
-    items: list[UsageRow]
+    items: list[UsageRow] = Field(
+        description=f"by bucket, then key; at most {MAX_USAGE_ROWS:,} rows (a coarser "
+        "interval or a shorter range for more)"
+    )
 
 
 class ModelSummary(BaseModel):
@@ -223,8 +231,12 @@ class ModelSummary(BaseModel):
 
 
 class ModelList(BaseModel):
-    items: list[ModelSummary]
+    items: list[ModelSummary] = Field(
+        description=f"the most requested first; at most {MAX_MODELS:,}"
+    )
 
 
 class ServiceList(BaseModel):
-    items: list[str] = Field(description="every service that sent a span, by name")
+    items: list[str] = Field(
+        description=f"every service that sent a span, by name (at most {MAX_SERVICES:,})"
+    )

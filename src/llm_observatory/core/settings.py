@@ -346,8 +346,10 @@ class ApiSettings(JwtSettings):
     # Cost: each database statement a field may run costs 100 (a REST request runs up
     # to about 10), a page its `first`, each field 1; also the statements' budget.
     graphql_max_cost: int = Field(1_000, ge=100)
-    # A page cursor the client hands back (REST and GraphQL); the API's own are shorter.
-    max_cursor_length: int = Field(1_024, ge=256, le=65_536)
+    # A page cursor the client hands back (REST and GraphQL): the API's own are shorter
+    # (an id of 256 CJK characters makes about 1,100). At most 4,096: a request line
+    # stays within the server's 64 KiB even with every filter at its longest.
+    max_cursor_length: int = Field(2_048, ge=256, le=4_096)
 
     # The API reads with the read-only role: DATABASE_URL is DATABASE_READONLY_URL.
     db_pool_min_size: int = Field(2, ge=1)

@@ -7,7 +7,7 @@ from typing import Any
 from psycopg import sql
 
 from llm_observatory.api.database import Database
-from llm_observatory.api.params import UsageQuery
+from llm_observatory.api.params import MAX_MODELS, MAX_SERVICES, MAX_USAGE_ROWS, UsageQuery
 from llm_observatory.api.schemas import ModelSummary, UsageRow
 
 # Usage grouping: API name -> column. The only identifiers a request can pick.
@@ -27,12 +27,18 @@ FROM spans
 WHERE is_llm AND start_time >= %(start)s AND start_time < %(end)s
 GROUP BY 1, 2
 ORDER BY 1, 2 NULLS LAST
+LIMIT %(limit)s
 """
 
 
 def usage_sql(query: UsageQuery) -> tuple[sql.Composed, dict[str, Any]]:
     statement = sql.SQL(_USAGE).format(key=sql.Identifier(GROUP_COLUMNS[query.group_by]))
-    params = {"width": query.bucket_width, "start": query.start, "end": query.end}
+    params = {
+        "width": query.bucket_width,
+        "start": query.start,
+        "end": query.end,
+        "limit": MAX_USAGE_ROWS,
+    }
     return statement, params
 
 
@@ -55,26 +61,28 @@ FROM llm_usage_hourly
 WHERE model IS NOT NULL
 GROUP BY model, provider
 ORDER BY sum(requests) DESC, model, provider
+LIMIT %(limit)s
 """
 
 
 async def models(db: Database) -> list[ModelSummary]:
-    return [ModelSummary.model_validate(row) for row in await db.fetch_all(_MODELS)]
+    rows = await db.fetch_all(_MODELS, {"limit": MAX_MODELS})
+    return [ModelSummary.model_validate(row) for row in rows]
 
 
 # Distinct services by skipping through the (service_name, start_time) index: one probe
-# per service, however many spans each has.
+# per service, however many spans each has, and no more probes than the answer holds.
 _SERVICES = """
 WITH RECURSIVE found AS (
-    (SELECT service_name FROM spans ORDER BY service_name LIMIT 1)
+    (SELECT service_name, 1 AS n FROM spans ORDER BY service_name LIMIT 1)
     UNION ALL
     SELECT (SELECT s.service_name FROM spans s WHERE s.service_name > found.service_name
-            ORDER BY s.service_name LIMIT 1)
-    FROM found WHERE found.service_name IS NOT NULL
+            ORDER BY s.service_name LIMIT 1), found.n + 1
+    FROM found WHERE found.service_name IS NOT NULL AND found.n < %(limit)s
 )
 SELECT service_name FROM found WHERE service_name IS NOT NULL
 """
 
 
 async def services(db: Database) -> list[str]:
-    return [row["service_name"] for row in await db.fetch_all(_SERVICES)]
+    return [row["service_name"] for row in await db.fetch_all(_SERVICES, {"limit": MAX_SERVICES})]
