@@ -7,18 +7,13 @@ import logging
 import socket
 import time
 import weakref
-from concurrent import futures
 
 import grpc
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from structlog.testing import capture_logs
 
+import otlp_sink
 from llm_observatory.core import tracing, tracing_export
-from llm_observatory.core.signals import TRACES
 from llm_observatory.core.tracing_export import EXPORTER_LOGGERS, PROCESSOR_LOGGER, QuietExporter
 
 WARNING_EVENT = (
@@ -191,26 +186,7 @@ def _free_port() -> int:
 
 
 def _jaeger(port: int, received: list[int]) -> grpc.Server:
-    """An OTLP/gRPC trace receiver, as Jaeger is one."""
-
-    def export(request: ExportTraceServiceRequest, _context) -> ExportTraceServiceResponse:
-        received.append(sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans))
-        return ExportTraceServiceResponse()
-
-    handler = grpc.method_handlers_generic_handler(
-        TRACES.grpc_service,
-        {
-            "Export": grpc.unary_unary_rpc_method_handler(
-                export,
-                request_deserializer=ExportTraceServiceRequest.FromString,
-                response_serializer=ExportTraceServiceResponse.SerializeToString,
-            )
-        },
-    )
-    server = grpc.server(futures.ThreadPoolExecutor(2), handlers=[handler])
-    server.add_insecure_port(f"127.0.0.1:{port}")
-    server.start()
-    return server
+    return otlp_sink.start(f"127.0.0.1:{port}", lambda _service, spans: received.append(spans))
 
 
 def _wait_for(condition, seconds: float) -> bool:
