@@ -13,12 +13,9 @@ from genai_prices.data_snapshot import get_snapshot
 from genai_prices.types import ModelPrice
 
 from llm_observatory.collector.processors import cost as cost_module
-from llm_observatory.collector.processors.cost import (
-    OTEL_TO_GENAI_PRICES_PROVIDER,
-    CostCalculator,
-    _PriceRates,
-    load_price_file,
-)
+from llm_observatory.collector.processors.cost import OTEL_TO_GENAI_PRICES_PROVIDER, CostCalculator
+from llm_observatory.collector.processors.price_file import load_price_file
+from llm_observatory.collector.processors.price_rates import PriceRates
 from llm_observatory.core.records import SpanRecord
 
 START_NS = 1_760_000_000_000_000_000  # 2025-10-09
@@ -165,7 +162,7 @@ def test_fast_rates_match_genai_prices_for_every_bundled_price() -> None:
                 else [p.prices for p in model.prices]
             )
             for model_price in prices:
-                rates = _PriceRates(model_price)
+                rates = PriceRates(model_price)
                 for counts in usages:
                     i, cr, cw, o, r = counts
                     usage = Usage(

@@ -26,34 +26,28 @@ input tokens *without* the cached ones (Anthropic's raw API shape) shows it when
 cached tokens exceed the input; the parts are then added to the input instead of
 rejected. The same holds for reasoning vs output tokens.
 
-Speed. genai-prices' own ``calc_price`` takes ~70 µs a call, too slow for every span.
-Its price for one model is linear in the token counts within a price tier (tiers switch
-on the input token count), so per (model price, tier) we ask genai-prices once for the
-price of a few probe usages, derive the per-token rates from its answers, and price each
-span with a few float operations. Prices with anything else (a degenerate tier) fall back
-to genai-prices per span. The resolution (provider, models) -> model is cached too,
+Prices come from the user's file (price_file.py) or from per-token rates derived from
+genai-prices (price_rates.py). The resolution (provider, models) -> price is cached,
 including "unknown", in a bounded dict because model names come from clients.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from genai_prices import Usage
 from genai_prices.data_snapshot import find_provider_by_id, get_snapshot
-from genai_prices.types import ModelInfo, ModelPrice, Provider, TieredPrices
+from genai_prices.types import ModelInfo, ModelPrice, Provider
 
+from llm_observatory.collector.processors.price_file import OverridePrice, load_price_file
+from llm_observatory.collector.processors.price_rates import PER_MTOK, Counts, PriceRates
 from llm_observatory.core.logging import get_logger
 from llm_observatory.core.records import SpanRecord
 
-__all__ = ["OTEL_TO_GENAI_PRICES_PROVIDER", "CostCalculator", "OverridePrice", "load_price_file"]
+__all__ = ["OTEL_TO_GENAI_PRICES_PROVIDER", "CostCalculator"]
 
 # OTel gen_ai.provider.name -> genai-prices provider id, where they differ. Others
 # (openai, anthropic, groq, cohere, deepseek, perplexity...) are the same string, and
@@ -76,35 +70,11 @@ OTEL_TO_GENAI_PRICES_PROVIDER: dict[str, str] = {
 # looked up by its name alone, like an unknown provider.
 _OPENAI_COMPATIBLE = frozenset({"openai"})
 
-_PER_MTOK = 1_000_000
-_MTOK = Decimal(_PER_MTOK)
 log = get_logger(__name__)
 
 _CACHE_MAX = 4096  # distinct (provider, models) resolutions kept; cleared when full
 _MISS_KEYS_MAX = 1024  # distinct unknown models counted one by one; the rest as one
 _OVERFLOW_KEY = ("*", "*")
-
-
-@dataclass(frozen=True, slots=True)
-class OverridePrice:
-    """A price from the user's file, USD per million tokens."""
-
-    input_per_mtok: float
-    output_per_mtok: float
-    cache_read_per_mtok: float | None = None
-    cache_write_per_mtok: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Rates:
-    """USD per token (and per request) of one model price in one input tier."""
-
-    request: float
-    input: float
-    cache_read: float
-    cache_write: float
-    output: float
-    reasoning: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,208 +84,9 @@ class _Known:
 
 
 _UNKNOWN = object()  # cached marker: neither the file nor genai-prices has the model
-_SLOW = object()  # cached marker: rates could not be derived; ask genai-prices per span
-
-_Counts = tuple[int, int, int, int, int]  # input, cache_read, cache_write, output, reasoning
 
 
-# --- the user's price file -------------------------------------------------------------------
-
-_FILE_KEYS = {
-    "provider",
-    "model",
-    "input_per_mtok",
-    "output_per_mtok",
-    "cache_read_per_mtok",
-    "cache_write_per_mtok",
-}
-
-
-def load_price_file(path: str | Path) -> dict[tuple[str | None, str], OverridePrice]:
-    """Read and validate a YAML or JSON price file -> {(provider or None, model): price}.
-
-    Raises ValueError naming the file and the bad entry.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"price file {path}: cannot read it: {exc}") from exc
-    data = _parse_price_text(path, text)
-    if not isinstance(data, dict) or not isinstance(data.get("models"), list):
-        raise ValueError(f"price file {path}: expected a mapping with a 'models' list")
-    prices: dict[tuple[str | None, str], OverridePrice] = {}
-    for index, entry in enumerate(data["models"]):
-        key, price = _parse_entry(path, index, entry)
-        if key in prices:
-            raise ValueError(f"price file {path}: models[{index}]: duplicate entry for {key}")
-        prices[key] = price
-    return prices
-
-
-def _parse_price_text(path: Path, text: str) -> Any:
-    if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            raise ValueError(f"price file {path}: invalid JSON: {exc}") from exc
-    try:
-        import yaml  # only needed for YAML price files
-    except ImportError as exc:
-        raise ValueError(f"price file {path}: YAML needs the PyYAML package") from exc
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"price file {path}: invalid YAML: {exc}") from exc
-
-
-def _parse_entry(
-    path: Path, index: int, entry: Any
-) -> tuple[tuple[str | None, str], OverridePrice]:
-    where = f"price file {path}: models[{index}]"
-    if not isinstance(entry, dict):
-        raise ValueError(f"{where}: expected a mapping, got {type(entry).__name__}")
-    unknown = set(entry) - _FILE_KEYS
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(map(str, unknown))}")
-    model = entry.get("model")
-    if not isinstance(model, str) or not model.strip():
-        raise ValueError(f"{where}: 'model' must be a non-empty string")
-    where = f"{where} (model {model!r})"
-    provider = entry.get("provider")
-    if provider is not None and (not isinstance(provider, str) or not provider.strip()):
-        raise ValueError(f"{where}: 'provider' must be a non-empty string when given")
-    rates = {}
-    for name in (
-        "input_per_mtok",
-        "output_per_mtok",
-        "cache_read_per_mtok",
-        "cache_write_per_mtok",
-    ):
-        value = entry.get(name)
-        required = name in ("input_per_mtok", "output_per_mtok")
-        if value is None and not required:
-            rates[name] = None
-            continue
-        if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
-            raise ValueError(f"{where}: '{name}' must be a non-negative number, got {value!r}")
-        rates[name] = float(value)
-    key = (provider.strip().lower() if provider else None, model.strip().lower())
-    return key, OverridePrice(**rates)
-
-
-# --- genai-prices --------------------------------------------------------------------------------
-
-
-def _total(model_price: ModelPrice, **usage: int) -> Decimal:
-    return model_price.calc_price(Usage(**usage))["total_price"]
-
-
-def _tier_thresholds(model_price: ModelPrice) -> tuple[int, ...]:
-    """Input token counts where the price changes: a tier applies once input > start."""
-    starts: set[int] = set()
-    for value in model_price.__dict__.values():
-        if isinstance(value, TieredPrices):
-            starts.update(tier.start for tier in value.tiers)
-    return tuple(sorted(starts))
-
-
-def _derive_rates(model_price: ModelPrice, low: int, high: int) -> _Rates | None:
-    """Per-token rates within the input range (low, high] (or [0, high] for low == -1).
-
-    Every usage probed has its input inside the range, so every probe lands in the
-    same tier; differences of genai-prices' own totals then give the rates.
-    """
-    x1 = low + 1
-    x2 = high
-    if x2 <= x1:
-        return None
-    at_x1 = _total(model_price, input_tokens=x1)
-    at_x2 = _total(model_price, input_tokens=x2)
-    per_input = (at_x2 - at_x1) / (x2 - x1)
-    request = at_x1 - per_input * x1
-    cache_read = (_total(model_price, input_tokens=x2, cache_read_tokens=x2) - request) / x2
-    cache_write = (_total(model_price, input_tokens=x2, cache_write_tokens=x2) - request) / x2
-    output = (_total(model_price, input_tokens=x1, output_tokens=_PER_MTOK) - at_x1) / _MTOK
-    reasoning = (
-        _total(
-            model_price,
-            input_tokens=x1,
-            output_tokens=_PER_MTOK,
-            output_reasoning_tokens=_PER_MTOK,
-        )
-        - at_x1
-    ) / _MTOK
-    return _Rates(
-        request=float(request),
-        input=float(per_input),
-        cache_read=float(cache_read),
-        cache_write=float(cache_write),
-        output=float(output),
-        reasoning=float(reasoning),
-    )
-
-
-class _PriceRates:
-    """The rates of one genai-prices ModelPrice, per input tier, derived on first use."""
-
-    __slots__ = ("_bands", "_model_price", "_thresholds")
-
-    def __init__(self, model_price: ModelPrice) -> None:
-        self._model_price = model_price
-        self._thresholds = _tier_thresholds(model_price)
-        self._bands: dict[int, _Rates | object] = {}
-
-    def cost(self, counts: _Counts) -> float | None:
-        input_tokens, cache_read, cache_write, output, reasoning = counts
-        band = 0
-        for start in self._thresholds:
-            if input_tokens > start:
-                band += 1
-        rates = self._bands.get(band)
-        if rates is None:
-            rates = self._bands[band] = self._rates_for(band)
-        if rates is _SLOW:
-            return self._slow(counts)
-        assert isinstance(rates, _Rates)
-        return (
-            rates.request
-            + rates.input * (input_tokens - cache_read - cache_write)
-            + rates.cache_read * cache_read
-            + rates.cache_write * cache_write
-            + rates.output * (output - reasoning)
-            + rates.reasoning * reasoning
-        )
-
-    def _rates_for(self, band: int) -> _Rates | object:
-        low = self._thresholds[band - 1] if band else -1
-        # The top tier is open-ended; any range inside it will do.
-        high = self._thresholds[band] if band < len(self._thresholds) else low + 1 + _PER_MTOK
-        try:
-            rates = _derive_rates(self._model_price, low, high)
-        except (ValueError, ArithmeticError, LookupError):
-            rates = None
-        return _SLOW if rates is None else rates
-
-    def _slow(self, counts: _Counts) -> float | None:
-        input_tokens, cache_read, cache_write, output, reasoning = counts
-        usage = Usage(
-            input_tokens=input_tokens,
-            cache_read_tokens=cache_read or None,
-            cache_write_tokens=cache_write or None,
-            output_tokens=output,
-            output_reasoning_tokens=reasoning or None,
-        )
-        try:
-            return float(self._model_price.calc_price(usage)["total_price"])
-        except (ValueError, ArithmeticError, LookupError):
-            return None
-
-
-# --- the calculator ------------------------------------------------------------------------------
-
-
-def _counts(span: SpanRecord) -> _Counts | None:
+def _counts(span: SpanRecord) -> Counts | None:
     """Token counts in genai-prices' (and OTel's) inclusive form, or None without usage."""
     if span.input_tokens is None and span.output_tokens is None:
         return None
@@ -342,7 +113,7 @@ def _when(start_ns: int) -> datetime:
     return datetime.now(UTC)
 
 
-def _override_cost(price: OverridePrice, counts: _Counts) -> float:
+def _override_cost(price: OverridePrice, counts: Counts) -> float:
     input_tokens, cache_read, cache_write, output, _ = counts
     cache_read_rate = price.cache_read_per_mtok
     cache_write_rate = price.cache_write_per_mtok
@@ -356,7 +127,7 @@ def _override_cost(price: OverridePrice, counts: _Counts) -> float:
         + cache_read_rate * cache_read
         + cache_write_rate * cache_write
         + price.output_per_mtok * output
-    ) / _PER_MTOK
+    ) / PER_MTOK
 
 
 class CostCalculator:
@@ -380,7 +151,7 @@ class CostCalculator:
         self._failed: set[tuple[str | None, str | None]] = set()
         self._snapshot = get_snapshot()
         self._resolved: dict[tuple[str | None, str | None, str | None], Any] = {}
-        self._rates: dict[int, tuple[ModelPrice, _PriceRates]] = {}
+        self._rates: dict[int, tuple[ModelPrice, PriceRates]] = {}
         self._providers: dict[str | None, Provider | None] = {}
 
     def cost(self, span: SpanRecord) -> float | None:
@@ -434,7 +205,7 @@ class CostCalculator:
         if self.on_miss is not None:
             self.on_miss(provider, model)
 
-    def _genai_cost(self, known: _Known, counts: _Counts, start_ns: int) -> float | None:
+    def _genai_cost(self, known: _Known, counts: Counts, start_ns: int) -> float | None:
         prices = known.model.prices
         if isinstance(prices, ModelPrice):
             model_price = prices
@@ -442,7 +213,7 @@ class CostCalculator:
             model_price = known.model.get_prices(_when(start_ns))
         entry = self._rates.get(id(model_price))
         if entry is None or entry[0] is not model_price:
-            entry = self._rates[id(model_price)] = (model_price, _PriceRates(model_price))
+            entry = self._rates[id(model_price)] = (model_price, PriceRates(model_price))
         return entry[1].cost(counts)
 
     # --- resolution (cached by the caller) ---
