@@ -387,6 +387,9 @@ def test_openinference_cost_from_parts_and_value_fallback() -> None:
     assert span.provider == "anthropic"
     assert span.input_messages == "What is 2+2?"
     assert span.output_messages == {"answer": 4}
+    # Moved, not copied: a row stores each message once.
+    assert "input.value" not in span.attributes
+    assert "output.value" not in span.attributes
 
 
 def test_openinference_embedding_is_llm_but_chain_tool_agent_are_not() -> None:

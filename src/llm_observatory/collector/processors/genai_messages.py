@@ -10,6 +10,8 @@ JSON text is parsed unless it nests deeper than the configured depth (then it st
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache, partial
 from typing import Any
 
 import orjson
@@ -35,6 +37,14 @@ _CHOICE_EVENT = "gen_ai.choice"
 # Oldest convention: the whole prompt / completion as one attribute of one event.
 _PROMPT_EVENT = "gen_ai.content.prompt"
 _COMPLETION_EVENT = "gen_ai.content.completion"
+# Where the deprecated and vendor conventions put each side, in precedence order: one
+# attribute, then indexed attributes under these prefixes, then OpenInference's value.
+_LEGACY_INPUT = ("gen_ai.prompt", ("gen_ai.prompt.", "llm.input_messages."), "input.value")
+_LEGACY_OUTPUT = (
+    "gen_ai.completion",
+    ("gen_ai.completion.", "llm.output_messages."),
+    "output.value",
+)
 
 
 def _depth(value: Any) -> int:
@@ -213,6 +223,28 @@ def _with_system(messages: Any, instructions: Any, depth: int) -> Any:
     return [system, {"role": "user", "content": messages}]
 
 
+def _legacy_messages(
+    attrs: dict[str, Any],
+    places: tuple[str, tuple[str, ...], str],
+    depth: int,
+    indexed: Callable[[], dict[str, list[Any]]],
+    used: list[str],
+    used_prefixes: list[str],
+) -> Any:
+    """One side's messages from the deprecated and vendor attributes, noting those used."""
+    whole, prefixes, value_key = places
+    used.append(whole)
+    messages = _parse_content(attrs.get(whole), depth)
+    if messages is not None:
+        return messages
+    for prefix in prefixes:
+        if found := indexed().get(prefix):
+            used_prefixes.append(prefix)
+            return found
+    used.append(value_key)
+    return _parse_content(attrs.get(value_key), depth)
+
+
 def fill_messages(span: SpanRecord, attrs: dict[str, Any], depth: int) -> None:
     """Move the prompt and completion into input_messages / output_messages.
 
@@ -236,32 +268,11 @@ def fill_messages(span: SpanRecord, attrs: dict[str, Any], depth: int) -> None:
         inputs = event_in if inputs is None else inputs
         outputs = event_out if outputs is None else outputs
     if inputs is None or outputs is None:
+        indexed = cache(partial(_indexed_messages, attrs))
         if inputs is None:
-            inputs = _parse_content(attrs.get("gen_ai.prompt"), depth)
-            used.append("gen_ai.prompt")
+            inputs = _legacy_messages(attrs, _LEGACY_INPUT, depth, indexed, used, used_prefixes)
         if outputs is None:
-            outputs = _parse_content(attrs.get("gen_ai.completion"), depth)
-            used.append("gen_ai.completion")
-        if inputs is None or outputs is None:
-            indexed = _indexed_messages(attrs)
-            if inputs is None:
-                for prefix in ("gen_ai.prompt.", "llm.input_messages."):
-                    if indexed.get(prefix):
-                        inputs = indexed[prefix]
-                        used_prefixes.append(prefix)
-                        break
-            if outputs is None:
-                for prefix in ("gen_ai.completion.", "llm.output_messages."):
-                    if indexed.get(prefix):
-                        outputs = indexed[prefix]
-                        used_prefixes.append(prefix)
-                        break
-        if inputs is None:
-            inputs = _parse_content(attrs.get("input.value"), depth)
-            used.append("input.value")
-        if outputs is None:
-            outputs = _parse_content(attrs.get("output.value"), depth)
-            used.append("output.value")
+            outputs = _legacy_messages(attrs, _LEGACY_OUTPUT, depth, indexed, used, used_prefixes)
     span.input_messages = inputs
     span.output_messages = outputs
     for key in used:
