@@ -6,9 +6,10 @@ import psycopg
 from psycopg import sql
 
 from llm_observatory.cli.errors import CliError, connect, database_unreachable
+from llm_observatory.core.signals import SIGNALS
 from llm_observatory.storage import migrate as migrations
 
-HYPERTABLES = ("spans", "metric_points", "log_records")
+HYPERTABLES = tuple(signal.table.table for signal in SIGNALS.values())
 
 
 def _reachable(database_url: str) -> None:

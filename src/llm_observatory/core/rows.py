@@ -246,6 +246,12 @@ class Column:
 class TableSpec:
     table: str
     columns: tuple[Column, ...]
+    # The hypertable's time dimension: what retention, deletion and time filters use.
+    time_column: str = "time"
+
+    def __post_init__(self) -> None:
+        if self.time_column not in self.column_names:
+            raise ValueError(f"{self.table}: no time column {self.time_column!r}")
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -347,6 +353,7 @@ SPANS = TableSpec(
         Column("links", _json_array),
         Column("ingest_key", _text, bounded=True),
     ),
+    time_column="start_time",
 )
 
 METRIC_POINTS = TableSpec(

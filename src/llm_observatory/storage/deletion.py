@@ -41,9 +41,13 @@ from psycopg.rows import tuple_row
 
 from llm_observatory.core.conventions import CONVERSATION_KEYS, USER_KEYS
 from llm_observatory.core.settings import MaintenanceSettings
+from llm_observatory.core.signals import LOGS, METRICS, TRACES
 
-TABLES = ("spans", "log_records", "metric_points")
-TIME_COLUMNS = {"spans": "start_time", "log_records": "time", "metric_points": "time"}
+# Spans first, then the log records of their traces, then metric points: the order
+# counts are reported in.
+_SIGNALS = (TRACES, LOGS, METRICS)
+TABLES = tuple(signal.table.table for signal in _SIGNALS)
+TIME_COLUMNS = {signal.table.table: signal.table.time_column for signal in _SIGNALS}
 # Where instrumentations put the ids: the collector reads these attributes into
 # spans.user_id / conversation_id (core/conventions.py).
 USER_ATTRIBUTES = USER_KEYS

@@ -25,7 +25,9 @@ from typing import Literal
 
 import psycopg
 
-HYPERTABLES = ("spans", "metric_points", "log_records", "rejected_records")
+from llm_observatory.core.signals import SIGNALS
+
+HYPERTABLES = (*(signal.table.table for signal in SIGNALS.values()), "rejected_records")
 
 RetentionMode = Literal["policy", "drop_chunks"]
 

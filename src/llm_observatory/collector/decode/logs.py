@@ -10,7 +10,7 @@ from typing import Any
 
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
-from llm_observatory.collector.decode.values import any_value, attributes, service_name
+from llm_observatory.collector.decode.values import any_value, attributes, scopes
 from llm_observatory.collector.limits import Limits
 from llm_observatory.core.records import LogRecordRow, Rejection
 
@@ -36,44 +36,42 @@ def decode(request: Any, limits: Limits, rejected: Rejection) -> list[LogRecordR
     records: list[LogRecordRow] = []
     append = records.append
     max_length = limits.max_attribute_value_length
-    for rl in request.resource_logs:
-        resource_attributes = attributes(rl.resource.attributes, limits)
-        service = service_name(resource_attributes)
-        for sl in rl.scope_logs:
-            scope_name = sl.scope.name or None
-            for lr in sl.log_records:
-                observed = lr.observed_time_unix_nano
-                t = lr.time_unix_nano or observed
-                trace_id = lr.trace_id
-                span_id = lr.span_id
-                problem = log_problem(t, trace_id, span_id)
-                if problem:
-                    rejected.add(f"log record rejected: {problem}")
-                    continue
-                attrs = attributes(lr.attributes, limits)
-                event_name = lr.event_name if _HAS_EVENT_NAME else ""
-                if not event_name:
-                    attr_name = attrs.get("event.name")
-                    event_name = attr_name if isinstance(attr_name, str) else ""
-                body = lr.body
-                if trace_id == _ZERO_TRACE_ID:
-                    trace_id = b""
-                if span_id == _ZERO_SPAN_ID:
-                    span_id = b""
-                append(
-                    LogRecordRow(
-                        time_unix_nano=t,
-                        observed_time_unix_nano=observed or None,
-                        service_name=service,
-                        scope_name=scope_name,
-                        severity_number=lr.severity_number or None,
-                        severity_text=lr.severity_text or None,
-                        body=any_value(body, max_length) if body.WhichOneof("value") else None,
-                        trace_id=trace_id.hex() or None,
-                        span_id=span_id.hex() or None,
-                        event_name=event_name or None,
-                        attributes=attrs,
-                        resource_attributes=resource_attributes,
-                    )
+    for resource_attributes, service, scope_name, sl in scopes(
+        request.resource_logs, "scope_logs", limits
+    ):
+        for lr in sl.log_records:
+            observed = lr.observed_time_unix_nano
+            t = lr.time_unix_nano or observed
+            trace_id = lr.trace_id
+            span_id = lr.span_id
+            problem = log_problem(t, trace_id, span_id)
+            if problem:
+                rejected.add(f"log record rejected: {problem}")
+                continue
+            attrs = attributes(lr.attributes, limits)
+            event_name = lr.event_name if _HAS_EVENT_NAME else ""
+            if not event_name:
+                attr_name = attrs.get("event.name")
+                event_name = attr_name if isinstance(attr_name, str) else ""
+            body = lr.body
+            if trace_id == _ZERO_TRACE_ID:
+                trace_id = b""
+            if span_id == _ZERO_SPAN_ID:
+                span_id = b""
+            append(
+                LogRecordRow(
+                    time_unix_nano=t,
+                    observed_time_unix_nano=observed or None,
+                    service_name=service,
+                    scope_name=scope_name,
+                    severity_number=lr.severity_number or None,
+                    severity_text=lr.severity_text or None,
+                    body=any_value(body, max_length) if body.WhichOneof("value") else None,
+                    trace_id=trace_id.hex() or None,
+                    span_id=span_id.hex() or None,
+                    event_name=event_name or None,
+                    attributes=attrs,
+                    resource_attributes=resource_attributes,
                 )
+            )
     return records

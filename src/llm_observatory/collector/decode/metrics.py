@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm_observatory.collector.decode.values import attributes, service_name
+from llm_observatory.collector.decode.values import attributes, scopes
 from llm_observatory.collector.limits import Limits
 from llm_observatory.core.records import MetricPointRecord, Rejection
 
@@ -52,45 +52,42 @@ def _fill_value(record: MetricPointRecord, metric_type: str, pt: Any) -> None:
 def decode(request: Any, limits: Limits, rejected: Rejection) -> list[MetricPointRecord]:
     records: list[MetricPointRecord] = []
     append = records.append
-    for rm in request.resource_metrics:
-        resource_attributes = attributes(rm.resource.attributes, limits)
-        service = service_name(resource_attributes)
-        for sm in rm.scope_metrics:
-            scope_name = sm.scope.name or None
-            for metric in sm.metrics:
-                metric_type = metric.WhichOneof("data")
-                if metric_type is None:
-                    continue  # no data points at all: nothing to store or to reject
-                data = getattr(metric, metric_type)
-                name = metric.name
-                temporality = None
-                if metric_type != "gauge" and metric_type != "summary":
-                    temporality = _TEMPORALITY.get(data.aggregation_temporality)
-                is_monotonic = data.is_monotonic if metric_type == "sum" else None
-                unit = metric.unit or None
-                description = metric.description or None
-                for pt in data.data_points:
-                    t = pt.time_unix_nano
-                    if t == 0:
-                        rejected.add(
-                            f"{metric_type} point of {name[:100]!r} rejected: "
-                            "time_unix_nano is missing"
-                        )
-                        continue
-                    record = MetricPointRecord(
-                        metric_name=name,
-                        metric_type=metric_type,
-                        time_unix_nano=t,
-                        start_time_unix_nano=pt.start_time_unix_nano or None,
-                        service_name=service,
-                        scope_name=scope_name,
-                        unit=unit,
-                        description=description,
-                        attributes=attributes(pt.attributes, limits),
-                        resource_attributes=resource_attributes,
-                        aggregation_temporality=temporality,
-                        is_monotonic=is_monotonic,
+    for resource_attributes, service, scope_name, sm in scopes(
+        request.resource_metrics, "scope_metrics", limits
+    ):
+        for metric in sm.metrics:
+            metric_type = metric.WhichOneof("data")
+            if metric_type is None:
+                continue  # no data points at all: nothing to store or to reject
+            data = getattr(metric, metric_type)
+            name = metric.name
+            temporality = None
+            if metric_type != "gauge" and metric_type != "summary":
+                temporality = _TEMPORALITY.get(data.aggregation_temporality)
+            is_monotonic = data.is_monotonic if metric_type == "sum" else None
+            unit = metric.unit or None
+            description = metric.description or None
+            for pt in data.data_points:
+                t = pt.time_unix_nano
+                if t == 0:
+                    rejected.add(
+                        f"{metric_type} point of {name[:100]!r} rejected: time_unix_nano is missing"
                     )
-                    _fill_value(record, metric_type, pt)
-                    append(record)
+                    continue
+                record = MetricPointRecord(
+                    metric_name=name,
+                    metric_type=metric_type,
+                    time_unix_nano=t,
+                    start_time_unix_nano=pt.start_time_unix_nano or None,
+                    service_name=service,
+                    scope_name=scope_name,
+                    unit=unit,
+                    description=description,
+                    attributes=attributes(pt.attributes, limits),
+                    resource_attributes=resource_attributes,
+                    aggregation_temporality=temporality,
+                    is_monotonic=is_monotonic,
+                )
+                _fill_value(record, metric_type, pt)
+                append(record)
     return records

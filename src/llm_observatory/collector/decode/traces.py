@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm_observatory.collector.decode.values import attributes, service_name
+from llm_observatory.collector.decode.values import attributes, scopes
 from llm_observatory.collector.limits import Limits, note
 from llm_observatory.core.records import SPAN_KINDS, STATUS_CODES, Rejection, SpanRecord
 
@@ -71,56 +71,48 @@ def decode(request: Any, limits: Limits, rejected: Rejection) -> list[SpanRecord
     max_events = limits.max_events
     max_links = limits.max_links
 
-    for rs in request.resource_spans:
-        # Shared by the spans of this resource: processors edit it only idempotently
-        # (PII redaction redacts each resource once).
-        resource_attributes = attributes(rs.resource.attributes, limits)
-        service = service_name(resource_attributes)
-        for ss in rs.scope_spans:
-            scope_name = ss.scope.name or None
-            for sp in ss.spans:
-                trace_id = sp.trace_id
-                span_id = sp.span_id
-                parent = sp.parent_span_id
-                start = sp.start_time_unix_nano
-                end = sp.end_time_unix_nano
-                problem = span_problem(trace_id, span_id, parent, start, end)
-                if problem:
-                    rejected.add(
-                        f"span {sp.name[:100]!r} ({trace_id.hex()[:32]}/{span_id.hex()[:16]}) "
-                        f"rejected: {problem}"
-                    )
-                    continue
-                span_attrs = attributes(sp.attributes, limits)
-                events = (
-                    _entries(sp.events, max_events, limits, span_attrs, "events")
-                    if sp.events
-                    else []
+    for resource_attributes, service, scope_name, ss in scopes(
+        request.resource_spans, "scope_spans", limits
+    ):
+        for sp in ss.spans:
+            trace_id = sp.trace_id
+            span_id = sp.span_id
+            parent = sp.parent_span_id
+            start = sp.start_time_unix_nano
+            end = sp.end_time_unix_nano
+            problem = span_problem(trace_id, span_id, parent, start, end)
+            if problem:
+                rejected.add(
+                    f"span {sp.name[:100]!r} ({trace_id.hex()[:32]}/{span_id.hex()[:16]}) "
+                    f"rejected: {problem}"
                 )
-                links = (
-                    _entries(sp.links, max_links, limits, span_attrs, "links") if sp.links else []
+                continue
+            span_attrs = attributes(sp.attributes, limits)
+            events = (
+                _entries(sp.events, max_events, limits, span_attrs, "events") if sp.events else []
+            )
+            links = _entries(sp.links, max_links, limits, span_attrs, "links") if sp.links else []
+            kind = sp.kind
+            status = sp.status
+            code = status.code
+            append(
+                SpanRecord(
+                    trace_id=trace_id.hex(),
+                    span_id=span_id.hex(),
+                    # Empty means root; some SDKs send 8 zero bytes for it instead.
+                    parent_span_id=parent.hex() if parent and parent != zero_sid else None,
+                    name=sp.name,
+                    kind=kinds[kind] if 0 <= kind < _N_KINDS else "unspecified",
+                    start_time_unix_nano=start,
+                    end_time_unix_nano=end,
+                    status_code=codes[code] if 0 <= code < _N_STATUS else "unset",
+                    status_message=status.message or None,
+                    service_name=service,
+                    scope_name=scope_name,
+                    attributes=span_attrs,
+                    resource_attributes=resource_attributes,
+                    events=events,
+                    links=links,
                 )
-                kind = sp.kind
-                status = sp.status
-                code = status.code
-                append(
-                    SpanRecord(
-                        trace_id=trace_id.hex(),
-                        span_id=span_id.hex(),
-                        # Empty means root; some SDKs send 8 zero bytes for it instead.
-                        parent_span_id=parent.hex() if parent and parent != zero_sid else None,
-                        name=sp.name,
-                        kind=kinds[kind] if 0 <= kind < _N_KINDS else "unspecified",
-                        start_time_unix_nano=start,
-                        end_time_unix_nano=end,
-                        status_code=codes[code] if 0 <= code < _N_STATUS else "unset",
-                        status_message=status.message or None,
-                        service_name=service,
-                        scope_name=scope_name,
-                        attributes=span_attrs,
-                        resource_attributes=resource_attributes,
-                        events=events,
-                        links=links,
-                    )
-                )
+            )
     return records

@@ -8,6 +8,7 @@ asks WhichOneof only for the rest. Limits cost a length check per string.
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from typing import Any
 
 from llm_observatory.collector.limits import Limits, note
@@ -94,3 +95,18 @@ def attributes(kvs: Any, limits: Limits) -> dict[str, Any]:
 def service_name(resource_attributes: dict[str, Any]) -> str:
     name = resource_attributes.get("service.name")
     return name if isinstance(name, str) and name else DEFAULT_SERVICE_NAME
+
+
+def scopes(
+    resources: Any, scopes_field: str, limits: Limits
+) -> Iterator[tuple[dict[str, Any], str, str | None, Any]]:
+    """(resource attributes, service name, scope name, scope) for each scope of a request.
+
+    The attribute dict is shared by every record of its resource: processors edit it
+    only idempotently (PII redaction redacts each resource once).
+    """
+    for resource in resources:
+        resource_attributes = attributes(resource.resource.attributes, limits)
+        service = service_name(resource_attributes)
+        for scoped in getattr(resource, scopes_field):
+            yield resource_attributes, service, scoped.scope.name or None, scoped
