@@ -178,14 +178,19 @@ SERVICES = {
         "llm_observatory.api.main",
         lambda taken: {"PORT": taken, "METRICS_PORT": _free_port()},
     ),
-    "collector": (
-        "llm_observatory.collector.main",
-        lambda taken: {
-            "OTLP_HTTP_ENDPOINT": f"0.0.0.0:{taken}",
-            "OTLP_GRPC_ENDPOINT": f"127.0.0.1:{_free_port()}",
-            "METRICS_ENDPOINT": f"127.0.0.1:{_free_port()}",
-        },
-    ),
+    # Its workers share the port (SO_REUSEPORT); one process serves it alone.
+    **{
+        name: (
+            "llm_observatory.collector.main",
+            lambda taken, processes=processes: {
+                "COLLECTOR_PROCESSES": processes,
+                "OTLP_HTTP_ENDPOINT": f"0.0.0.0:{taken}",
+                "OTLP_GRPC_ENDPOINT": f"127.0.0.1:{_free_port()}",
+                "METRICS_ENDPOINT": f"127.0.0.1:{_free_port()}",
+            },
+        )
+        for name, processes in (("collector", 2), ("collector-one-process", 1))
+    },
     "playground": (
         "llm_observatory.playground.main",
         lambda taken: {

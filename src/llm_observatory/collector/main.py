@@ -73,12 +73,18 @@ def serve(settings: CollectorSettings, worker: int = 0) -> int:
         "timeout_keep_alive": 30,
         "h11_max_incomplete_event_size": settings.max_request_bytes,
     }
+    try:
+        # Workers share the OTLP/HTTP port: each binds it with SO_REUSEPORT, before serving.
+        sockets = [_reuse_port_socket(settings.otlp_http_endpoint)] if shared else None
+    except OSError as exc:
+        log.error("listener failed to start", host=host, port=port, worker=worker, error=str(exc))
+        return 1
     listeners = [
         Listener(
             OtlpHttpApp(pipeline, keys),
             host,
             port,
-            sockets=[_reuse_port_socket(settings.otlp_http_endpoint)] if shared else None,
+            sockets=sockets,
             options=http_options,
         )
     ]
@@ -170,10 +176,10 @@ def supervise(processes: int) -> int:
         process.start()
     log.info("collector supervisor started", workers=processes)
     try:
-        wait_for_exit([process.sentinel for process in workers])
+        ended = wait_for_exit([process.sentinel for process in workers])
         if not stopping:
-            dead = [p.name for p in workers if p.exitcode is not None]
-            log.error("a collector worker exited; stopping the others", workers=dead)
+            dead = [p.name for p in workers if p.sentinel in ended]
+            log.error("a collector worker stopped by itself; stopping the others", workers=dead)
             stop(signal.SIGTERM, None)
         for process in workers:
             process.join(timeout=25)

@@ -18,7 +18,7 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import uvicorn
 
@@ -31,6 +31,15 @@ BACKGROUND_STOP_SECONDS = 10.0
 
 Hook = Callable[[], Awaitable[None]]
 Background = Callable[[asyncio.Event], Awaitable[None]]
+
+
+class Hooks(TypedDict, total=False):
+    """What a service does around its listeners; each part is optional."""
+
+    start: Hook  # before the listeners start
+    drain: Hook  # after the work listeners stop taking requests
+    close: Hook  # after every listener stopped
+    background: Background  # runs alongside; told to stop by the event
 
 
 @dataclass
@@ -76,16 +85,10 @@ async def _serve(server: _Server, listener: Listener) -> None:
         log.error("listener failed to start", host=listener.host, port=listener.port)
 
 
-async def run(
-    service: str,
-    listeners: Sequence[Listener],
-    *,
-    start: Hook | None = None,
-    drain: Hook | None = None,
-    close: Hook | None = None,
-    background: Background | None = None,
-) -> int:
+async def run(service: str, listeners: Sequence[Listener], **hooks: Unpack[Hooks]) -> int:
     """Serve until a signal (exit code 0) or until a listener stops by itself (1)."""
+    start, drain = hooks.get("start"), hooks.get("drain")
+    close, background = hooks.get("close"), hooks.get("background")
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -129,19 +132,9 @@ async def run(
     return int(crashed)
 
 
-def serve_until_stopped(
-    service: str,
-    listeners: Sequence[Listener],
-    *,
-    start: Hook | None = None,
-    drain: Hook | None = None,
-    close: Hook | None = None,
-    background: Background | None = None,
-) -> int:
+def serve_until_stopped(service: str, listeners: Sequence[Listener], **hooks: Unpack[Hooks]) -> int:
     """`run` in a fresh event loop, with self-tracing flushed afterwards; the exit code."""
     try:
-        return asyncio.run(
-            run(service, listeners, start=start, drain=drain, close=close, background=background)
-        )
+        return asyncio.run(run(service, listeners, **hooks))
     finally:
         tracing.shutdown()
