@@ -26,7 +26,7 @@ import orjson
 
 from llm_observatory.collector import metrics
 from llm_observatory.core import tracing
-from llm_observatory.core.batching import BATCH_CONTEXTS, BatchFailed, BatchQueue, Refusal
+from llm_observatory.core.batching import BATCH_CONTEXTS, BatchFailed, Refusal, row_queue
 from llm_observatory.core.settings import CollectorSettings
 from llm_observatory.core.signals import SIGNALS
 
@@ -80,12 +80,11 @@ class Exporter:
     def __init__(self, settings: CollectorSettings, storage: StorageClient) -> None:
         self.storage = storage
         self.queues = {
-            name: BatchQueue(
+            name: row_queue(
                 f"forward-{name}",
                 self._handler(name),
-                batch_size=settings.batch_size,
+                settings,
                 linger=settings.flush_interval,
-                max_items=settings.max_queue_size,
                 workers=settings.worker_threads,
                 timeout=settings.storage_timeout * 2,
                 on_depth=self._depth_changed,
@@ -93,10 +92,6 @@ class Exporter:
                 on_failure=lambda size, error, name=name: metrics.FORWARD_FAILURES.labels(
                     name
                 ).inc(),
-                capture=tracing.current_context if tracing.enabled() else None,
-                size=len,
-                max_bytes=settings.max_queue_bytes,
-                batch_bytes=settings.batch_max_bytes,
             )
             for name in SIGNALS
         }

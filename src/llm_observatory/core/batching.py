@@ -27,8 +27,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
+from llm_observatory.core import tracing
 from llm_observatory.core.logging import get_logger
 
 T = TypeVar("T")
@@ -233,3 +234,44 @@ class BatchQueue(Generic[T]):
             self._queued -= len(items)
             self._queued_bytes -= sum(entry.nbytes for entry in batch)
             self._on_depth(self._queued)
+
+
+class RowQueueSettings(Protocol):
+    """The queue limits the collector's and storage's settings both spell this way."""
+
+    batch_size: int
+    max_queue_size: int
+    max_queue_bytes: int
+    batch_max_bytes: int
+
+
+def row_queue(
+    name: str,
+    handler: Callable[[list[Any]], Awaitable[list[Refusal] | None]],
+    settings: RowQueueSettings,
+    *,
+    linger: float,
+    workers: int,
+    timeout: float,
+    on_depth: Callable[[int], None],
+    on_failure: Callable[[int, BaseException], None],
+    on_batch: Callable[[int, float], None] | None = None,
+) -> BatchQueue[Any]:
+    """A queue of encoded rows (str or bytes), bounded by count and by length, that hands
+    its handler the submitters' span contexts when self-tracing is on."""
+    return BatchQueue(
+        name,
+        handler,
+        batch_size=settings.batch_size,
+        linger=linger,
+        max_items=settings.max_queue_size,
+        workers=workers,
+        timeout=timeout,
+        on_depth=on_depth,
+        on_batch=on_batch,
+        on_failure=on_failure,
+        capture=tracing.current_context if tracing.enabled() else None,
+        size=len,
+        max_bytes=settings.max_queue_bytes,
+        batch_bytes=settings.batch_max_bytes,
+    )

@@ -128,22 +128,23 @@ def _json_array(value: Any) -> str:
     return "[]" if not value else _json(value)
 
 
+def _number(value: Any, convert: Callable[[Any], Any]) -> Any:
+    """convert(value), or None when the value does not convert."""
+    try:
+        return convert(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def _bigint(value: Any) -> str:
     if value is None:
         return NULL
-    try:
-        number = int(value)
-    except (TypeError, ValueError, OverflowError):
-        return NULL
-    return str(number) if _INT64_MIN <= number <= _INT64_MAX else NULL
+    number = _number(value, int)
+    return str(number) if number is not None and _INT64_MIN <= number <= _INT64_MAX else NULL
 
 
 def _float(value: Any) -> str:
-    if value is None:
-        return NULL
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
+    if value is None or (number := _number(value, float)) is None:
         return NULL
     if math.isfinite(number):
         return repr(number)
@@ -152,11 +153,7 @@ def _float(value: Any) -> str:
 
 def _money(value: Any) -> str:
     """numeric(18,9): NULL for NaN, infinities and overflow, which would fail the batch."""
-    if value is None:
-        return NULL
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
+    if value is None or (number := _number(value, float)) is None:
         return NULL
     return repr(number) if math.isfinite(number) and abs(number) < _MONEY_LIMIT else NULL
 
@@ -313,6 +310,15 @@ class TableSpec:
         )
 
 
+# Columns several tables have, each the same in all of them.
+_TIME = Column("time", _time, "time_unix_nano")
+_SERVICE_NAME = Column("service_name", _default_service, bounded=True)
+_SCOPE_NAME = Column("scope_name", _text, bounded=True)
+_ATTRIBUTES = Column("attributes", _json_object)
+_RESOURCE_ATTRIBUTES = Column("resource_attributes", _json_object, shared=True)
+_PII_TYPES = Column("pii_types", _text_array)
+_INGEST_KEY = Column("ingest_key", _text, bounded=True)
+
 SPANS = TableSpec(
     "spans",
     (
@@ -322,12 +328,12 @@ SPANS = TableSpec(
         Column("trace_id", _required_text),
         Column("span_id", _required_text),
         Column("parent_span_id", _text),
-        Column("service_name", _default_service, bounded=True),
+        _SERVICE_NAME,
         Column("name", _required_text, bounded=True),
         Column("kind", _required_text),
         Column("status_code", _status),
         Column("status_message", _text),
-        Column("scope_name", _text, bounded=True),
+        _SCOPE_NAME,
         Column("is_llm", _bool),
         Column("provider", _text, bounded=True),
         Column("operation", _text, bounded=True),
@@ -346,12 +352,12 @@ SPANS = TableSpec(
         Column("user_id", _text, bounded=True),
         Column("input_messages", _json),
         Column("output_messages", _json),
-        Column("pii_types", _text_array),
-        Column("attributes", _json_object),
-        Column("resource_attributes", _json_object, shared=True),
+        _PII_TYPES,
+        _ATTRIBUTES,
+        _RESOURCE_ATTRIBUTES,
         Column("events", _json_array),
         Column("links", _json_array),
-        Column("ingest_key", _text, bounded=True),
+        _INGEST_KEY,
     ),
     time_column="start_time",
 )
@@ -359,12 +365,12 @@ SPANS = TableSpec(
 METRIC_POINTS = TableSpec(
     "metric_points",
     (
-        Column("time", _time, "time_unix_nano"),
+        _TIME,
         Column("start_time", _time_or_null, "start_time_unix_nano"),
         Column("metric_name", _required_text, bounded=True),
         Column("metric_type", _required_text),
-        Column("service_name", _default_service, bounded=True),
-        Column("scope_name", _text, bounded=True),
+        _SERVICE_NAME,
+        _SCOPE_NAME,
         Column("unit", _text, bounded=True),
         Column("description", _text),
         Column("value", _float),
@@ -375,28 +381,28 @@ METRIC_POINTS = TableSpec(
         Column("buckets", _json),
         Column("is_monotonic", _bool_or_null),
         Column("aggregation_temporality", _text),
-        Column("attributes", _json_object),
-        Column("resource_attributes", _json_object, shared=True),
-        Column("ingest_key", _text, bounded=True),
+        _ATTRIBUTES,
+        _RESOURCE_ATTRIBUTES,
+        _INGEST_KEY,
     ),
 )
 
 LOG_RECORDS = TableSpec(
     "log_records",
     (
-        Column("time", _time, "time_unix_nano"),
+        _TIME,
         Column("observed_time", _time_or_null, "observed_time_unix_nano"),
-        Column("service_name", _default_service, bounded=True),
-        Column("scope_name", _text, bounded=True),
+        _SERVICE_NAME,
+        _SCOPE_NAME,
         Column("severity_number", _bigint),
         Column("severity_text", _text, bounded=True),
         Column("body", _json),
         Column("trace_id", _text),
         Column("span_id", _text),
         Column("event_name", _text, bounded=True),
-        Column("attributes", _json_object),
-        Column("resource_attributes", _json_object, shared=True),
-        Column("pii_types", _text_array),
-        Column("ingest_key", _text, bounded=True),
+        _ATTRIBUTES,
+        _RESOURCE_ATTRIBUTES,
+        _PII_TYPES,
+        _INGEST_KEY,
     ),
 )

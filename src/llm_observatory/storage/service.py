@@ -31,6 +31,7 @@ from llm_observatory.core.batching import (
     BatchFailed,
     BatchQueue,
     Refusal,
+    row_queue,
 )
 from llm_observatory.core.logging import get_logger
 from llm_observatory.core.ops import health_response, ping_database
@@ -81,22 +82,17 @@ class Storage:
         self.queues: dict[str, BatchQueue[bytes]] = {}
         for name, writer in writers(pool, settings.rejected_record_max_bytes).items():
             table = writer.signal.table.table
-            self.queues[name] = BatchQueue(
+            self.queues[name] = row_queue(
                 f"write-{table}",
                 self._handler(writer),
-                batch_size=settings.batch_size,
+                settings,
                 linger=settings.flush_interval_secs,
-                max_items=settings.max_queue_size,
                 workers=settings.writer_concurrency,
                 timeout=settings.db_pool_timeout + 30,
                 on_depth=metrics.QUEUE_DEPTH.labels(table).set,
                 on_failure=lambda size, error, table=table: metrics.WRITE_FAILURES.labels(
                     table
                 ).inc(),
-                capture=tracing.current_context if tracing.enabled() else None,
-                size=len,
-                max_bytes=settings.max_queue_bytes,
-                batch_bytes=settings.batch_max_bytes,
             )
         metrics.QUEUE_CAPACITY.set(settings.max_queue_size)
 
