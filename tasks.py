@@ -1117,7 +1117,7 @@ def bench(c, skip_cold=False):
     """Measure start-up, warm restart, hot reload, idle RAM/CPU and image disk (a table)."""
     with c.cd(str(ROOT)):
         c.run(
-            f"{sys.executable} tests/performance/stack_benchmark.py"
+            f"{sys.executable} -m tests.performance.stack_benchmark"
             + (" --skip-cold" if skip_cold else ""),
             pty=False,
         )
@@ -1147,7 +1147,7 @@ def bench_ingest(c, mode="base", workload="llm", senders=4, requests=0, rate=0.0
         db_args = f" --database-url postgresql://{user}:{password}@{db}/{name}"
     with c.cd(str(ROOT)):
         c.run(
-            f"{sys.executable} tests/performance/ingest_benchmark.py --otlp-url http://{otlp}"
+            f"{sys.executable} -m tests.performance.ingest_benchmark --otlp-url http://{otlp}"
             f" --project {project_name(mode)} --workload {shlex.quote(workload)}"
             f" --senders {senders} --requests {requests} --rate {rate}{db_args}",
             pty=False,

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from stack_support import Stack, docker_available, missing_images, tasks
+from tests.support.compose_stack import Stack, docker_available, missing_images, tasks
 
 
 def _require_docker() -> None:

@@ -15,9 +15,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browser_support import AXE, CHROMIUM, CHROMIUM_ARGS, Traffic, new_context, sign_in
 
 from llm_observatory.core.settings import ApiSettings
+from tests.support.browser import AXE, CHROMIUM, CHROMIUM_ARGS, Traffic, new_context, sign_in
 
 
 def _missing(reason: str) -> None:

@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from browser_support import axe_violations, sign_in
 from psycopg_pool import AsyncConnectionPool
 
 from llm_observatory.core.records import LogRecordRow, SpanRecord
 from llm_observatory.storage.writer import LogRecordWriter, SpanWriter
+from tests.support.browser import axe_violations, sign_in
 
 pytestmark = [pytest.mark.docker, pytest.mark.stack]
 

@@ -20,7 +20,7 @@ from llm_observatory.core.signals import LOGS, TRACES
 from llm_observatory.storage import migrate, retention
 from llm_observatory.storage.maintenance import Maintenance
 from llm_observatory.storage.writer import TableWriter
-from span_records import span_record
+from tests.support.span_records import span_record
 
 HEAD = ScriptDirectory.from_config(migrate.make_config()).get_current_head()
 DAY_NS = 86_400 * 10**9

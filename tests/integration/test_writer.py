@@ -19,7 +19,7 @@ from llm_observatory.core.records import LogRecordRow, MetricPointRecord, SpanRe
 from llm_observatory.core.rows import SPANS, dump_json
 from llm_observatory.core.signals import LOGS, METRICS, TRACES, Signal
 from llm_observatory.storage.writer import TableWriter
-from span_records import realistic_spans
+from tests.support.span_records import realistic_spans
 
 T0 = 1_700_000_000_123_456_789  # 2023-11-14 22:13:20.123456789 UTC
 T0_DT = datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=UTC)

@@ -23,7 +23,7 @@ from llm_observatory.core.settings import StorageSettings
 from llm_observatory.core.signals import LOGS, METRICS, SIGNALS, TRACES, Signal
 from llm_observatory.storage.service import IngestApp, Storage
 from llm_observatory.storage.writer import TableWriter, WriteResult
-from span_records import realistic_spans, span_record
+from tests.support.span_records import realistic_spans, span_record
 
 T0 = 1_700_000_000_000_000_000
 

@@ -15,9 +15,9 @@ import sys
 
 import pytest
 import yaml
-from compose_files import ROOT
 
-from stack_support import tasks
+from tests.support.compose_files import ROOT
+from tests.support.compose_stack import tasks
 
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 CI_RUN = ROOT / ".ci" / "run"

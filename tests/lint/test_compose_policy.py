@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 
 import pytest
-from compose_files import (
+
+import tasks
+from llm_observatory.core.settings import DEVELOPMENT_SECRETS, JwtSettings
+from tests.support.compose_files import (
     COMPOSE_FILES,
     ROOT,
     VARIABLE,
@@ -17,11 +19,6 @@ from compose_files import (
     raw,
     resolved,
 )
-
-sys.path.insert(0, str(ROOT))
-import tasks
-
-from llm_observatory.core.settings import DEVELOPMENT_SECRETS, JwtSettings
 
 MODES = {
     mode: tuple(files)

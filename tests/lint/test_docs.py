@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import re
 import shlex
-import sys
 
 import pytest
-from compose_files import COMPOSE_FILES, ROOT, raw
 
-sys.path.insert(0, str(ROOT))
 import tasks
+from tests.support.compose_files import COMPOSE_FILES, ROOT, raw
 
 DOCUMENTS = sorted(
     [ROOT / "README.md", ROOT / "docker" / "README.md", *(ROOT / "docs").glob("*.md")]

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
-from compose_files import raw, resolved
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import monitoring_config as config
+from tests.support import monitoring_config as config
+from tests.support.compose_files import raw, resolved
 
 ROOT = config.ROOT
 BASE = ("docker-compose.yml",)

@@ -6,13 +6,10 @@ import importlib.util
 import json
 import re
 import shlex
-import sys
 import xml.etree.ElementTree as ET
 
-from compose_files import ROOT, raw
-
-sys.path.insert(0, str(ROOT))
 import tasks
+from tests.support.compose_files import ROOT, raw
 
 LAUNCH = ROOT / ".vscode" / "launch.json"
 VSCODE_TASKS = ROOT / ".vscode" / "tasks.json"

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import monitoring_config as config
+from tests.support import monitoring_config as config
 
 ALERTMANAGER_IMAGE = os.environ.get("ALERTMANAGER_IMAGE", "prom/alertmanager:v0.28.1")
 LLM_RULES = [rule for rule in config.rules() if rule["file"] == "llm_alerts.yml"]

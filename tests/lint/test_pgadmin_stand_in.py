@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from compose_files import ROOT, resolved
+from tests.support.compose_files import ROOT, resolved
 
 AIRGAP_SCRIPT = ROOT / ".ci" / "airgap-images.sh"
 ENTRYPOINT = ROOT / ".ci" / "airgap" / "pgadmin" / "entrypoint.sh"

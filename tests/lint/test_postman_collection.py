@@ -19,8 +19,8 @@ from graphql.execution.values import get_variable_values
 from llm_observatory.api.app import create_app
 from llm_observatory.api.graphql import make_schema
 from llm_observatory.core.settings import DEVELOPMENT_SECRETS, ApiSettings, JwtSettings
-from postman_support import VARIABLE, collection, environment, requests, script
-from stack_support import tasks
+from tests.support.compose_stack import tasks
+from tests.support.postman_collection import VARIABLE, collection, environment, requests, script
 
 # graphql-core's schema, which strawberry executes.
 GRAPHQL = make_schema(ApiSettings(graphql_enabled=True))._schema

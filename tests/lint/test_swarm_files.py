@@ -11,18 +11,15 @@ import importlib.util
 import json
 import shlex
 import subprocess
-import sys
 import uuid
 from functools import cache
 
 import pytest
 import yaml
-from compose_files import ROOT, clean_env, raw
 
-sys.path.insert(0, str(ROOT))
 import tasks
-
 from llm_observatory.core.settings import DEVELOPMENT_SECRETS
+from tests.support.compose_files import ROOT, clean_env, raw
 
 _spec = importlib.util.spec_from_file_location("swarm_stack", ROOT / "deploy/swarm/stack.py")
 converter = importlib.util.module_from_spec(_spec)

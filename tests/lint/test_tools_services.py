@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from compose_files import ROOT, env_example, raw, resolved
+from tests.support.compose_files import ROOT, env_example, raw, resolved
 
 BASE = ("docker-compose.yml",)
 SERVERS_JSON = ROOT / "docker" / "pgadmin" / "servers.json"

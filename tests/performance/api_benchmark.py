@@ -1,8 +1,8 @@
 """API benchmark: every list, filter and sort the UI offers, over demo data with messages.
 
-    uv run python tests/performance/api_benchmark.py                 # seed 1M spans, measure
-    uv run python tests/performance/api_benchmark.py --no-seed --tag TAG
-    uv run python tests/performance/api_benchmark.py --ingest-only   # index cost of 0005
+    uv run python -m tests.performance.api_benchmark                 # seed 1M spans, measure
+    uv run python -m tests.performance.api_benchmark --no-seed --tag TAG
+    uv run python -m tests.performance.api_benchmark --ingest-only   # index cost of 0005
 
 Seed: `--spans` spans over the last `--days` days from the shared demo-data builder
 (cli/demo_data.py: conversations of agent traces with prompts, completions, tool calls,
@@ -35,23 +35,19 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from llm_observatory.api.auth import mint_token  # noqa: E402
-from llm_observatory.cli.demo_data import DemoData  # noqa: E402
-from llm_observatory.cli.seed import seed  # noqa: E402
-from llm_observatory.core.rows import LOG_RECORDS, SPANS  # noqa: E402
-from llm_observatory.core.settings import ApiSettings  # noqa: E402
-from llm_observatory.storage import migrate  # noqa: E402
-from llm_observatory.storage.writer import LogRecordWriter, SpanWriter  # noqa: E402
+from llm_observatory.api.auth import mint_token
+from llm_observatory.cli.demo_data import DemoData
+from llm_observatory.cli.seed import seed
+from llm_observatory.core.rows import LOG_RECORDS, SPANS
+from llm_observatory.core.settings import ApiSettings
+from llm_observatory.storage import migrate
+from llm_observatory.storage.writer import LogRecordWriter, SpanWriter
 
 TARGETS_MS = {"list": 150.0, "usage": 100.0, "trace": 20.0, "search": 200.0}
 
@@ -349,7 +345,7 @@ def main() -> None:
     args = parser.parse_args()
 
     if not (args.api_url and args.database_url):
-        from stack_support import Stack
+        from tests.support.compose_stack import Stack
 
         stack = Stack(args.mode)
         args.api_url = args.api_url or stack.url("api", 8080)

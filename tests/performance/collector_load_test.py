@@ -2,7 +2,7 @@
 
 The plan's k6 script (collector_load_test.js), in Python. Each simulated user posts
 `--spans-per-request` realistic GenAI spans (agent roots and chat spans with
-gen_ai.* attributes, from tests/otlp_builders.py) to /v1/traces. Request templates
+gen_ai.* attributes, from tests/support/otlp_builders.py) to /v1/traces. Request templates
 are built once at start-up; every request gets fresh trace and span ids and current
 timestamps, so storage writes every span (duplicates would be skipped cheaply and
 flatter the figures). The collector answers after storage commits, so a 200 is a
@@ -22,9 +22,7 @@ Headless runs end with one summary block: requests/s, spans/s, failures, p50/p95
 from __future__ import annotations
 
 import random
-import sys
 import time
-from pathlib import Path
 
 from locust import FastHttpUser, between, constant, events, task
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -32,8 +30,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from otlp_builders import BASE_TIME_NS, make_llm_span_request
+from tests.support.otlp_builders import BASE_TIME_NS, make_llm_span_request
 
 TEMPLATES = 16  # distinct payloads, so batches differ in models, tokens and shapes
 PROTOBUF = {"content-type": "application/x-protobuf"}

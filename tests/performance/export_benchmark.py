@@ -1,7 +1,7 @@
 """Export benchmark: `llm-observatory export` of a million spans with messages, per format.
 
-    uv run python tests/performance/export_benchmark.py --database-url URL
-    uv run python tests/performance/export_benchmark.py --database-url URL --no-seed
+    uv run python -m tests.performance.export_benchmark --database-url URL
+    uv run python -m tests.performance.export_benchmark --database-url URL --no-seed
 
 Seeds `--spans` demo spans (cli/demo_data.py: agent traces with prompts, completions,
 tool calls, log records) into the database unless it holds that many already; a

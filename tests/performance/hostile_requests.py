@@ -7,8 +7,8 @@ metric labels). The smoke tests import them to check that each gets a 4xx or a p
 success quickly while an innocent export sent at the same time still gets 200; `main()`
 sends each to a running collector and prints the answers and timings:
 
-    uv run python tests/performance/hostile_requests.py --otlp-url http://127.0.0.1:4318
-    uv run python tests/performance/hostile_requests.py --only at_signs_gzip,deep_messages
+    uv run python -m tests.performance.hostile_requests --otlp-url http://127.0.0.1:4318
+    uv run python -m tests.performance.hostile_requests --only at_signs_gzip,deep_messages
 
 Sizes are parameters, so a stack with a small MAX_REQUEST_BYTES (the test stack's is
 1 MiB) can be given requests just under its limit. The large bodies are encoded by hand
@@ -24,10 +24,8 @@ import gzip
 import json
 import os
 import random
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import httpx
@@ -47,11 +45,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
-from container_usage import restart_counts
-
-from otlp_builders import key_values, make_llm_span_request, resource_attributes
+from tests.support.container_usage import restart_counts
+from tests.support.otlp_builders import key_values, make_llm_span_request, resource_attributes
 
 MIB = 1024 * 1024
 PROTOBUF = "application/x-protobuf"

@@ -36,7 +36,7 @@ Run it against the base stack with the database published, under a project of it
     uv run invoke bench-ingest --workload bare
     docker compose -p llmo-bench -f docker-compose.yml down -v
 
-or directly: `uv run python tests/performance/ingest_benchmark.py --otlp-url
+or directly: `uv run python -m tests.performance.ingest_benchmark --otlp-url
 http://127.0.0.1:PORT --database-url postgresql://postgres:...@127.0.0.1:PORT/llm_observatory
 --project llmo-bench`. Without a database URL it counts acknowledged spans only (the
 collector answers after storage commits) and skips the ceiling and the row checks.
@@ -60,10 +60,10 @@ import psycopg
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from psycopg import sql
 
+from tests.performance import llm_workload
+from tests.support.container_usage import Container, Usage, load_averages, project_containers
+
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]
-import llm_workload  # noqa: E402 - after the path set-up
-from container_usage import Container, Usage, load_averages, project_containers  # noqa: E402
 
 MIB = 1024 * 1024
 # Targets on the 2-core reference machine with the whole base stack and the sender on it.

@@ -27,7 +27,7 @@ Spans start at ``start_ns`` and later, and ``Workload.window`` bounds every span
 time, so the benchmark can find a run's rows by time. ``Workload.stats`` counts what the
 requests hold (span kinds, PII planted, priced chat spans) to check the stored rows.
 
-    uv run python tests/performance/llm_workload.py --workload llm --requests 2
+    uv run python -m tests.performance.llm_workload --workload llm --requests 2
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from typing import Any
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans, Span, Status
 
-from otlp_builders import key_values, make_llm_span_request
+from tests.support.otlp_builders import key_values, make_llm_span_request
 
 WORKLOADS = ("bare", "llm")
 SPANS_PER_REQUEST = 512

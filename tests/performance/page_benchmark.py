@@ -1,7 +1,7 @@
 """Web UI benchmark: p50/p95 of every page (and the list filters it offers) over HTTP.
 
-    uv run python tests/performance/page_benchmark.py --mode test
-    uv run python tests/performance/page_benchmark.py --api-url http://127.0.0.1:8080 \\
+    uv run python -m tests.performance.page_benchmark --mode test
+    uv run python -m tests.performance.page_benchmark --api-url http://127.0.0.1:8080 \\
         --database-url postgresql://postgres:...@127.0.0.1:5432/llm_observatory
 
 Measures the data already in the stack (seed it first: `invoke seed`, or the API
@@ -20,18 +20,13 @@ import re
 import statistics
 import sys
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import psycopg
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from api_benchmark import percentile  # noqa: E402 - beside this file
-
-from llm_observatory.core.settings import ApiSettings  # noqa: E402
+from llm_observatory.core.settings import ApiSettings
+from tests.performance.api_benchmark import percentile
 
 TARGET_MS = 150.0
 
@@ -129,7 +124,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30, help="timed requests per page")
     args = parser.parse_args()
     if not (args.api_url and args.database_url):
-        from stack_support import Stack
+        from tests.support.compose_stack import Stack
 
         stack = Stack(args.mode)
         args.api_url = args.api_url or stack.url("api", 8080)

@@ -1,6 +1,6 @@
 """PII redaction speed: the full-text ``re.sub`` implementation against the candidate scan.
 
-    uv run python tests/performance/pii_benchmark.py [--spans 400] [--mib 1]
+    uv run python -m tests.performance.pii_benchmark [--spans 400] [--mib 1]
 
 Prints three tables (CPU time of this process; on a shared machine, rough):
 
@@ -22,18 +22,13 @@ from __future__ import annotations
 import argparse
 import copy
 import random
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-
-import pii_reference as reference
 
 from llm_observatory.collector.processors.pii import Redactor
 from llm_observatory.core.records import SpanRecord
+from tests.support import pii_reference as reference
 
 ENGINES = ("re2", "hyperscan", "re")
 KIB = 1024

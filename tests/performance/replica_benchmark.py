@@ -13,7 +13,7 @@ Run it against the benchmark stack with the replica (docs/SCALING.md has the fig
     F="-f docker-compose.yml -f tests/performance/compose.bench.yml"
     docker compose -p llmo-bench $F --profile replica up -d --wait --build \\
       timescaledb timescaledb-replica redis storage collector api
-    uv run python tests/performance/replica_benchmark.py --project llmo-bench
+    uv run python -m tests.performance.replica_benchmark --project llmo-bench
 
 It recreates the api container twice (DATABASE_READONLY_URL on the primary, then on the
 replica first; its rate limit lifted) and leaves it on the primary with its defaults.
@@ -35,13 +35,11 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from llm_observatory.api.auth import mint_token
+from llm_observatory.core.settings import ApiSettings
+from tests.performance import llm_workload
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "performance")]
-
-import llm_workload  # noqa: E402
-
-from llm_observatory.api.auth import mint_token  # noqa: E402
-from llm_observatory.core.settings import ApiSettings  # noqa: E402
 
 FILES = "-f docker-compose.yml -f tests/performance/compose.bench.yml"
 QUERIES = {

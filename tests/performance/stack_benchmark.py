@@ -1,6 +1,6 @@
 """The plan's start-up and resource targets, measured on this machine (`invoke bench`).
 
-    uv run python tests/performance/stack_benchmark.py [--skip-cold]
+    uv run python -m tests.performance.stack_benchmark [--skip-cold]
 
 Runs its own stack under the project name `llmo-bench` with every published port
 moved to a free one, so it disturbs nothing else, and removes it at the end. Prints:
@@ -26,14 +26,12 @@ import platform
 import re
 import statistics
 import subprocess
-import sys
 import time
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from stack_support import ROOT, Stack, env_example, free_port, process_start_time
+from tests.support.compose_stack import ROOT, Stack, env_example, free_port, process_start_time
 
 SERVICES = ("collector", "storage", "api")  # and what they depend on
 

@@ -7,7 +7,7 @@ and on.
 exporter that drops the spans, so the figure is the cost inside the collector, not
 Jaeger's. Not the end-to-end ingest benchmark (tests/performance/ingest_benchmark.py).
 
-    .venv/bin/python tests/performance/tracing_overhead.py --exports 2000 --spans 100
+    .venv/bin/python -m tests.performance.tracing_overhead --exports 2000 --spans 100
 """
 
 from __future__ import annotations
@@ -15,18 +15,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import time
-from pathlib import Path
 
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from collector_support import PROTOBUF, running_collector
 from llm_observatory.core import tracing
 from llm_observatory.core.settings import CollectorSettings
 from llm_observatory.core.signals import TRACES
-from otlp_builders import make_llm_span_request
+from tests.support.collector_harness import PROTOBUF, running_collector
+from tests.support.otlp_builders import make_llm_span_request
 
 
 class DropExporter(SpanExporter):

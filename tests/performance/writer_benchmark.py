@@ -1,6 +1,6 @@
 """Table writer throughput: rows/s for 10,000 realistic spans.
 
-    uv run python tests/performance/writer_benchmark.py --database-url postgresql://...
+    uv run python -m tests.performance.writer_benchmark --database-url postgresql://...
 
 The URL is a superuser's on a TimescaleDB server (e.g. the dev stack's, published on
 localhost:5432). A fresh database is created, migrated and dropped afterwards; writes go
@@ -16,22 +16,19 @@ import argparse
 import asyncio
 import os
 import statistics
-import sys
 import time
 import uuid
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from llm_observatory.core.rows import SPANS
 from llm_observatory.core.signals import TRACES
 from llm_observatory.storage import migrate
 from llm_observatory.storage.writer import TableWriter
-from span_records import realistic_spans
+from tests.support.span_records import realistic_spans
 
 
 def with_database(url: str, name: str) -> str:

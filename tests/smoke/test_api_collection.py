@@ -29,8 +29,8 @@ import pytest
 
 from llm_observatory.cli.demo_data import DemoData
 from llm_observatory.cli.seed import seed
-from postman_support import requests
-from stack_support import tasks
+from tests.support.compose_stack import tasks
+from tests.support.postman_collection import requests
 
 pytestmark = [pytest.mark.docker, pytest.mark.stack]
 

@@ -17,8 +17,8 @@ import boto3
 import httpx
 import psycopg
 import pytest
-import tasks
 
+import tasks
 from llm_observatory.cli import main as cli
 
 COUNT_SQL = {

@@ -29,7 +29,7 @@ from llm_observatory.cli import main as cli
 from llm_observatory.cli.demo_data import DemoData
 from llm_observatory.cli.seed import seed
 from llm_observatory.core.settings import ApiSettings
-from otlp_builders import key_values, simple_span, span_request
+from tests.support.otlp_builders import key_values, simple_span, span_request
 
 SUFFIX = f"-gov{uuid.uuid4().hex[:6]}"
 TABLES = ("spans", "log_records", "metric_points")

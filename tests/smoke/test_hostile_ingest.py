@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import gzip
 import re
-import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -26,14 +24,12 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "performance"))
-import hostile_requests as hostile
-from container_usage import restart_counts
-
 from llm_observatory.collector.limits import TRUNCATED
 from llm_observatory.core.settings import CollectorSettings
 from llm_observatory.core.signals import TRACES
-from stack_support import tasks
+from tests.performance import hostile_requests as hostile
+from tests.support.compose_stack import tasks
+from tests.support.container_usage import restart_counts
 
 NAME_LIMIT = CollectorSettings.model_fields["max_name_length"].default
 ATTRIBUTE_LIMIT = CollectorSettings.model_fields["max_attributes"].default
@@ -205,7 +201,7 @@ def test_client_values_cannot_add_metric_series(stack, collector_url):
 def test_storage_refuses_only_the_bad_row_of_a_batch(stack, db):
     """A batch sent straight to storage with one row PostgreSQL refuses: the good rows
     commit, the bad one is kept in rejected_records, and the answer names it."""
-    from span_records import realistic_spans
+    from tests.support.span_records import realistic_spans
 
     spans = realistic_spans(5, seed=int(time.time()))
     service = f"storage-batch-{uuid.uuid4().hex[:8]}"

@@ -12,7 +12,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-LOCUST_FILE = Path(__file__).resolve().parents[1] / "performance" / "collector_load_test.py"
+from tests.support import ROOT
+
+LOCUST_FILE = ROOT / "tests" / "performance" / "collector_load_test.py"
 SPANS_PER_REQUEST = 20
 USERS = 4
 
@@ -49,7 +51,7 @@ def test_headless_locust_run_has_no_failures_and_stores_every_span(test_stack, t
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=tmp_path,
+        cwd=ROOT,  # locust puts its cwd on sys.path: the locustfile imports tests.support
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     with open(tmp_path / "load_stats.csv", newline="") as handle:

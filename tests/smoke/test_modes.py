@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from llm_observatory.core.settings import DEVELOPMENT_SECRETS
-from otlp_builders import make_llm_span_request
-from stack_support import ROOT, Stack, env_example, free_port, process_start_time
+from tests.support.compose_stack import ROOT, Stack, env_example, free_port, process_start_time
+from tests.support.otlp_builders import make_llm_span_request
 
 OUR_SERVICES = ("collector", "storage", "api")
 DEBUG_PORTS = {"collector": 5678, "storage": 5679, "api": 5680}

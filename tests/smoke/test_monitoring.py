@@ -1,7 +1,7 @@
 """Monitoring against the running test stack: Prometheus scrapes every service and
 evaluates the rules, an alert fires and resolves, every PromQL expression names
 metrics the services really export, and every dashboard SQL query returns rows
-from the real schema, rendered the way Grafana renders it (tests/grafana_sql.py).
+from the real schema, rendered the way Grafana renders it (tests/support/grafana_sql.py).
 
 Grafana itself cannot run here (no image); its queries run as the read-only role
 its TimescaleDB data source uses.
@@ -18,10 +18,10 @@ import httpx
 import psycopg
 import pytest
 
-import monitoring_config as config
-from grafana_sql import ALL, QueryContext, Variable, render
-from otlp_builders import make_llm_span_request
-from stack_support import Stack
+from tests.support import monitoring_config as config
+from tests.support.compose_stack import Stack
+from tests.support.grafana_sql import ALL, QueryContext, Variable, render
+from tests.support.otlp_builders import make_llm_span_request
 
 SCRAPED_SERVICES = ("collector", "storage", "api", "maintenance")
 EXPECTED_JOBS = {"prometheus", "alertmanager", *SCRAPED_SERVICES}

@@ -19,7 +19,7 @@ from decimal import Decimal
 import pytest
 from genai_prices import Usage, calc_price
 
-from stack_support import ROOT
+from tests.support.compose_stack import ROOT
 
 SAMPLES = ROOT / "examples" / "otlp"
 README = SAMPLES / "README.md"

@@ -17,7 +17,7 @@ import subprocess
 import httpx
 import pytest
 
-from stack_support import ROOT
+from tests.support.compose_stack import ROOT
 
 SERVERS_JSON = ROOT / "docker" / "pgadmin" / "servers.json"
 CSRF_HEADER = "X-pgA-CSRFToken"

@@ -24,7 +24,7 @@ from llm_observatory.api.auth import mint_token
 from llm_observatory.core.records import SpanRecord
 from llm_observatory.core.settings import ApiSettings
 from llm_observatory.storage.writer import SpanWriter
-from stack_support import ROOT, Stack, tasks
+from tests.support.compose_stack import ROOT, Stack, tasks
 
 pytestmark = [pytest.mark.docker, pytest.mark.stack]
 

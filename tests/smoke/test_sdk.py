@@ -20,7 +20,7 @@ import pytest
 from genai_prices import Usage, calc_price
 
 from llm_observatory.sdk import agent, configure, llm_call, tool_call
-from sdk_support import SERVER_ONLY, locked_closure
+from tests.support.sdk_dependencies import SERVER_ONLY, locked_closure
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODEL = "claude-3-5-sonnet-20241022"

@@ -24,7 +24,7 @@ import pytest
 from psycopg import sql
 
 from llm_observatory.core.settings import DEVELOPMENT_SECRETS
-from stack_support import ROOT, Stack, env_example, free_port
+from tests.support.compose_stack import ROOT, Stack, env_example, free_port
 
 DB_NAME = os.environ.get("DB_NAME", "llm_observatory")
 DB_PORT = os.environ.get("DB_PORT", "5432")

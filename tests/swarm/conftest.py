@@ -22,7 +22,9 @@ import sys
 import time
 
 import pytest
-from swarm_support import (
+
+from tests.support.compose_stack import ROOT, tasks
+from tests.support.swarm_cluster import (
     LOCK,
     NODES,
     OUR_SERVICES,
@@ -33,8 +35,6 @@ from swarm_support import (
     images,
     missing_requirements,
 )
-
-from stack_support import ROOT, tasks
 
 
 @pytest.fixture(scope="session")

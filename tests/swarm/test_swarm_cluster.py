@@ -24,11 +24,11 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from swarm_support import INGEST_KEY, NODES, SECRETS, STACK, Cluster
 
 from llm_observatory.api.auth import mint_token
 from llm_observatory.core.settings import ApiSettings
-from otlp_builders import simple_span, span_request
+from tests.support.otlp_builders import simple_span, span_request
+from tests.support.swarm_cluster import INGEST_KEY, NODES, SECRETS, STACK, Cluster
 
 pytestmark = [pytest.mark.docker]
 

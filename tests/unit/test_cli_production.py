@@ -71,8 +71,7 @@ def test_the_command_passes_with_strong_secrets(monkeypatch, capsys):
 
 def test_invoke_env_writes_secrets_production_accepts():
     import tasks
-
-    from stack_support import ROOT
+    from tests.support.compose_stack import ROOT
 
     rendered = tasks.render_env((ROOT / ".env.example").read_text())
     values = dict(

@@ -14,13 +14,13 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from asgi_support import ChunkedReceive, post
-from collector_support import collector_settings, running_collector
 from llm_observatory.collector.keys import IngestKeys
 from llm_observatory.collector.receivers.grpc import make_grpc_server
 from llm_observatory.collector.receivers.http import OtlpHttpApp
 from llm_observatory.core.signals import SIGNALS
-from otlp_builders import (
+from tests.support.asgi_client import ChunkedReceive, post
+from tests.support.collector_harness import collector_settings, running_collector
+from tests.support.otlp_builders import (
     log_record,
     logs_request,
     make_llm_metrics_request,

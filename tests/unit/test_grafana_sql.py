@@ -1,4 +1,4 @@
-"""tests/grafana_sql.py renders SQL as Grafana does: expected strings from Grafana's own
+"""tests/support/grafana_sql.py renders SQL as Grafana does: expected strings from Grafana's own
 macro tests (grafana-postgresql-datasource/macros_test.go) and its frontend rules."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from grafana_sql import (
+from tests.support.grafana_sql import (
     ALL,
     QueryContext,
     Variable,

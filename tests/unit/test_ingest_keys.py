@@ -11,12 +11,12 @@ import pytest
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
-from collector_support import collector_settings, running_collector
 from llm_observatory.collector.keys import IngestKeys, InvalidKeys, Unauthenticated, parse_keys
 from llm_observatory.collector.receivers.grpc import make_grpc_server
 from llm_observatory.collector.receivers.http import OtlpHttpApp
 from llm_observatory.core.settings import CollectorSettings, InsecureConfiguration
-from otlp_builders import simple_span, span_request
+from tests.support.collector_harness import collector_settings, running_collector
+from tests.support.otlp_builders import simple_span, span_request
 
 CI_KEY = "ci-key-0123456789abcdef"
 LAPTOP_KEY = "laptop-key-fedcba9876543210"

@@ -11,7 +11,14 @@ import pytest
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from collector_support import (
+from llm_observatory.collector import decode
+from llm_observatory.collector.exporter import Exporter
+from llm_observatory.collector.limits import TRUNCATED, Limits
+from llm_observatory.collector.pipeline import Pipeline, inflate
+from llm_observatory.collector.processors import Processors
+from llm_observatory.core.records import Rejection
+from llm_observatory.core.signals import SIGNALS
+from tests.support.collector_harness import (
     JSON,
     LIMITS,
     PROTOBUF,
@@ -21,14 +28,7 @@ from collector_support import (
     limits,
     parse,
 )
-from llm_observatory.collector import decode
-from llm_observatory.collector.exporter import Exporter
-from llm_observatory.collector.limits import TRUNCATED, Limits
-from llm_observatory.collector.pipeline import Pipeline, inflate
-from llm_observatory.collector.processors import Processors
-from llm_observatory.core.records import Rejection
-from llm_observatory.core.signals import SIGNALS
-from otlp_builders import (
+from tests.support.otlp_builders import (
     BASE_TIME_NS,
     key_values,
     log_record,

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
 from genai_prices import Usage, calc_price
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "performance"))
-import llm_workload
+from tests.performance import llm_workload
 
 START = 1_760_000_000_000_000_000
 # OTel provider names -> genai-prices provider ids, for the providers the workload uses.

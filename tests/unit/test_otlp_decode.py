@@ -27,10 +27,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from collector_support import JSON, LIMITS, PROTOBUF, decode_body, parse, records
 from llm_observatory.collector.decode import DecodeError, values
 from llm_observatory.collector.decode.protojson import MAX_VALUE_DEPTH
-from otlp_builders import (
+from tests.support.collector_harness import JSON, LIMITS, PROTOBUF, decode_body, parse, records
+from tests.support.otlp_builders import (
     BASE_TIME_NS,
     SPAN_ID,
     TRACE_ID,

@@ -9,7 +9,6 @@ import string
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-import pii_reference
 import pytest
 
 from llm_observatory.collector.processors.pii import (
@@ -23,6 +22,7 @@ from llm_observatory.collector.processors.pii import (
     redact_text,
 )
 from llm_observatory.core.records import LogRecordRow, MetricPointRecord, SpanRecord
+from tests.support import pii_reference
 
 # (kind, text with {} where the value goes, a value of that kind)
 VALID = [

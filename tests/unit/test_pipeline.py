@@ -9,11 +9,11 @@ import time
 import pytest
 from prometheus_client import REGISTRY
 
-from collector_support import PROTOBUF, collector_settings, running_collector
 from llm_observatory.collector import metrics
 from llm_observatory.collector.processors.pii import KINDS
 from llm_observatory.core.signals import SIGNALS
-from otlp_builders import (
+from tests.support.collector_harness import PROTOBUF, collector_settings, running_collector
+from tests.support.otlp_builders import (
     key_values,
     log_record,
     logs_request,

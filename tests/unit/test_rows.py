@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llm_observatory.core.signals import TRACES
-from span_records import span_record
+from tests.support.span_records import span_record
 
 
 def _field(row: str, column: str) -> str:

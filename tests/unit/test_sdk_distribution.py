@@ -13,7 +13,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from sdk_support import ROOT, SERVER_ONLY, locked_closure, locked_packages
+from tests.support.sdk_dependencies import ROOT, SERVER_ONLY, locked_closure, locked_packages
 
 SDK = ROOT / "packages" / "llm-observatory-sdk"
 SDK_SOURCES = SDK / "src" / "llm_observatory" / "sdk"

@@ -9,12 +9,12 @@ import httpx
 import psycopg
 import pytest
 
-from asgi_support import ChunkedReceive, post
 from llm_observatory.core.settings import StorageSettings
 from llm_observatory.core.signals import SIGNALS
 from llm_observatory.storage.service import IngestApp, Storage
 from llm_observatory.storage.writer import TableWriter, WriteResult
-from span_records import span_record
+from tests.support.asgi_client import ChunkedReceive, post
+from tests.support.span_records import span_record
 
 TOKEN = "test-storage-token-0123456789"
 AUTH = {"authorization": f"Bearer {TOKEN}"}

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from invoke import Exit
 
+import tasks
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-import tasks  # noqa: E402
 
 
 def test_compose_command_lists_the_files_of_a_mode(monkeypatch):

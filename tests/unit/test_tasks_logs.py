@@ -4,14 +4,11 @@ compose's own output) and the status table's UI link. No Docker: compose is stub
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from invoke import Exit
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import tasks
 
 API = json.dumps(

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from invoke import Context, Exit
 
+import tasks
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-import tasks  # noqa: E402
 
 
 class Result:

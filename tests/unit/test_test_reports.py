@@ -13,7 +13,7 @@ import subprocess
 import sys
 from xml.etree import ElementTree
 
-from stack_support import ROOT, tasks
+from tests.support.compose_stack import ROOT, tasks
 
 # Small, and it runs code under src/ (core.ops).
 SELECTION = ["--selection", "unit", "-k", "test_ops"]

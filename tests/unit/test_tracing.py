@@ -10,7 +10,6 @@ import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from collector_support import PROTOBUF, collector_settings
 from llm_observatory.collector import main as collector_main
 from llm_observatory.collector.exporter import Exporter, StorageClient
 from llm_observatory.collector.pipeline import Pipeline
@@ -19,7 +18,8 @@ from llm_observatory.core.settings import CollectorSettings, StorageSettings
 from llm_observatory.core.signals import TRACES
 from llm_observatory.storage.service import IngestApp, Storage
 from llm_observatory.storage.writer import TableWriter, WriteResult
-from otlp_builders import make_llm_span_request
+from tests.support.collector_harness import PROTOBUF, collector_settings
+from tests.support.otlp_builders import make_llm_span_request
 
 OWN = {"own_hosts": {"collector"}, "own_ports": {4317, 4318}}
 

@@ -12,9 +12,9 @@ import grpc
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from structlog.testing import capture_logs
 
-import otlp_sink
 from llm_observatory.core import tracing, tracing_export
 from llm_observatory.core.tracing_export import EXPORTER_LOGGERS, PROCESSOR_LOGGER, QuietExporter
+from tests.support import otlp_sink
 
 WARNING_EVENT = (
     "self-tracing endpoint not answering: dropping our spans, next word when it answers again"

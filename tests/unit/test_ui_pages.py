@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 
 import pytest
-from test_api_app import make_api
 
 from llm_observatory.api import schemas, service
 from llm_observatory.api.ui.render import CONTENT_SECURITY_POLICY
+from tests.unit.test_api_app import make_api
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"

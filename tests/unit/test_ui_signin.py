@@ -8,11 +8,11 @@ import re
 import time
 
 import pytest
-from test_ui_pages import PASSWORD, login_token, make_ui, sign_in, stub_service
 
 from llm_observatory.api.auth import mint_token
 from llm_observatory.api.ui import session as sessions
 from llm_observatory.core.settings import ApiSettings, InsecureConfiguration
+from tests.unit.test_ui_pages import PASSWORD, login_token, make_ui, sign_in, stub_service
 
 
 @pytest.fixture

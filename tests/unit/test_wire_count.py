@@ -16,11 +16,11 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from collector_support import LIMITS, parse
 from llm_observatory.collector import decode
 from llm_observatory.collector.decode import wire
 from llm_observatory.core.signals import SIGNALS
-from otlp_builders import key_values, make_llm_span_request
+from tests.support.collector_harness import LIMITS, parse
+from tests.support.otlp_builders import key_values, make_llm_span_request
 
 # --- writing protobuf by hand -------------------------------------------------------------
 

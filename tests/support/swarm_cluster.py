@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llm_observatory.core.settings import DEVELOPMENT_SECRETS
+from tests.support import ROOT
 
-HERE = Path(__file__).resolve().parent
+HERE = ROOT / "tests" / "swarm"
 CLUSTER = HERE / "cluster.sh"
 RUN = Path("/run/llmo-swarm-test")
 LOCK = Path("/run/lock/llmo-swarm-test.lock")

@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
+
 GRAFANA = ROOT / "docker" / "grafana"
 PROVISIONING = GRAFANA / "provisioning"
 DASHBOARDS = GRAFANA / "dashboards"

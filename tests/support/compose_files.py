@@ -11,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from stack_support import env_example  # noqa: F401 - shared with the smoke tests
+from tests.support import ROOT
+from tests.support.compose_stack import env_example  # noqa: F401 - shared with the smoke tests
 
-ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILES = sorted(ROOT.glob("docker-compose*.yml"))
 VARIABLE = re.compile(r"(?<!\$)\$\{([A-Z0-9_]+)(?::?[-?+]([^}]*))?\}")
 

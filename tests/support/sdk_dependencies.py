@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
 
 # The server's dependencies (and the playground's): none may come with the SDK.
 SERVER_ONLY = frozenset(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
+
 CHROMIUM = os.environ.get("LLMO_CHROMIUM", "/usr/bin/chromium")
 AXE = ROOT / "src/llm_observatory/api/ui/assets/node_modules/axe-core/axe.min.js"
 CHROMIUM_ARGS = [

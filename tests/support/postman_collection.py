@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
-from stack_support import tasks
+from tests.support.compose_stack import tasks
 
 VARIABLE = re.compile(r"\{\{([A-Za-z0-9_]+)\}\}")
 

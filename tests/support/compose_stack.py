@@ -16,12 +16,9 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import tasks  # noqa: E402 - tasks.py lives at the repository root
+import tasks
+from tests.support import ROOT
 
 # Images the test stack runs (Grafana and Jaeger are not among them: see the overlay).
 IMAGE_VARIABLES = (
