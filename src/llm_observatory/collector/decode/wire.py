@@ -53,6 +53,17 @@ def _varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
     raise WireError("malformed varint")
 
 
+def _skip_scalar(buf: bytes, pos: int, end: int, wire_type: int) -> int:
+    """The position after a varint, fixed64 or fixed32 value; other wire types are refused."""
+    if wire_type == 0:
+        return _varint(buf, pos, end)[1]
+    if wire_type == 1:
+        return pos + 8
+    if wire_type == 5:
+        return pos + 4
+    raise WireError(f"unsupported wire type {wire_type}")
+
+
 def _skip_group(buf: bytes, pos: int, end: int, number: int) -> int:
     """The position after the END_GROUP that closes group `number` (nested ones too)."""
     open_groups = [number]
@@ -61,13 +72,7 @@ def _skip_group(buf: bytes, pos: int, end: int, number: int) -> int:
             raise WireError("group runs past the end of the message")
         tag, pos = _varint(buf, pos, end)
         field, wire_type = tag >> 3, tag & 7
-        if wire_type == 0:
-            _, pos = _varint(buf, pos, end)
-        elif wire_type == 1:
-            pos += 8
-        elif wire_type == 5:
-            pos += 4
-        elif wire_type == 2:
+        if wire_type == 2:
             size, pos = _varint(buf, pos, end)
             pos += size
         elif wire_type == 3:
@@ -76,7 +81,7 @@ def _skip_group(buf: bytes, pos: int, end: int, number: int) -> int:
             if open_groups.pop() != field:
                 raise WireError("group ends with another group's number")
         else:
-            raise WireError(f"unsupported wire type {wire_type}")
+            pos = _skip_scalar(buf, pos, end, wire_type)
     if pos > end:
         raise WireError("group runs past the end of the message")
     return pos
@@ -110,16 +115,10 @@ def count_items(signal: str, body: bytes, limit: int) -> int:
                         stack.append((level + 1, pos, stop))
                         break
                 pos = stop
-            elif wire_type == 0:
-                _, pos = _varint(body, pos, end)
-            elif wire_type == 1:
-                pos += 8
-            elif wire_type == 5:
-                pos += 4
             elif wire_type == 3:  # an unknown (proto2) group: skipped, as the parser does
                 pos = _skip_group(body, pos, end, number)
             else:
-                raise WireError(f"unsupported wire type {wire_type}")
+                pos = _skip_scalar(body, pos, end, wire_type)
         if pos > end:
             raise WireError("field runs past the end of the message")
     return count
