@@ -229,3 +229,65 @@ def test_a_cursor_of_another_list_or_sort_is_refused():
         TraceQuery.parse(sort="cost", cursor=bad_key)
     with pytest.raises(BadParameter, match="malformed"):
         LogQuery.parse(cursor="x" * 600)
+
+
+# --- edges of time and cursor values ----------------------------------------------------
+
+
+def test_usage_default_window_may_not_start_before_year_1():
+    with pytest.raises(BadParameter) as caught:
+        UsageQuery.parse("model", "1h", None, datetime(1, 1, 1, 12, tzinfo=UTC))
+    assert caught.value.name == "to"
+    # A day after year 1 begins is the earliest end without `from`.
+    query = UsageQuery.parse("model", "1d", None, datetime(1, 1, 2, tzinfo=UTC))
+    assert query.start == datetime(1, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "name"),
+    [
+        (datetime(1, 1, 1, tzinfo=timezone(timedelta(minutes=1))), None, "from"),
+        (None, datetime(9999, 12, 31, 23, 59, tzinfo=timezone(-timedelta(hours=1))), "to"),
+    ],
+)
+def test_usage_times_outside_years_1_to_9999_in_utc_are_named(start, end, name):
+    with pytest.raises(BadParameter) as caught:
+        UsageQuery.parse("model", "1h", start, end)
+    assert caught.value.name == name
+
+
+@pytest.mark.parametrize(
+    "value", ["1700000000", "0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-01:00", "a\x00"]
+)
+@pytest.mark.parametrize("query_type", [TraceQuery, SessionQuery, UserQuery, LogQuery])
+def test_filter_times_unix_or_out_of_range_are_named(query_type, value):
+    with pytest.raises(BadParameter) as caught:
+        query_type.parse({"to": value})
+    assert caught.value.name == "to"
+
+
+def test_naive_and_aware_filter_times_are_the_same_instant():
+    naive = TraceQuery.parse({"from": "2025-01-01T00:00:00"}).filter.start
+    aware = TraceQuery.parse({"from": "2025-01-01T02:00:00+02:00"}).filter.start
+    assert naive == aware and naive.tzinfo is not None
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "a\ud800b"])
+def test_text_filters_refuse_nul_and_lone_surrogates(text):
+    with pytest.raises(BadParameter) as caught:
+        SessionQuery.parse({"user": text}, filter_prefix="filter.")
+    assert caught.value.name == "filter.user"
+
+
+def test_cursor_length_is_checked_before_decoding_and_names_the_setting():
+    cursor = Cursor(datetime(2025, 1, 1, tzinfo=UTC), "t" * 300).encode("sessions")
+    assert SessionQuery.parse(cursor=cursor, max_cursor=len(cursor)).after is not None
+    with pytest.raises(BadParameter, match="MAX_CURSOR_LENGTH") as caught:
+        SessionQuery.parse(cursor=cursor, max_cursor=len(cursor) - 1, names={"cursor": "after"})
+    assert caught.value.name == "after"
+
+
+def test_a_cursor_nested_deeper_than_json_parses_is_malformed():
+    nested = base64.urlsafe_b64encode(b"[" * 3000 + b"]" * 3000).decode()
+    with pytest.raises(BadParameter, match="malformed"):
+        TraceQuery.parse(cursor=nested, max_cursor=len(nested))

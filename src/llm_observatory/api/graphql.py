@@ -42,6 +42,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from llm_observatory.api import service
 from llm_observatory.api.errors import safe_error
+from llm_observatory.api.graphql_arguments import NamedArgumentErrors
 from llm_observatory.api.graphql_http import describe_routes
 from llm_observatory.api.graphql_limits import (
     STATEMENT_COST,
@@ -290,7 +291,7 @@ class _Schema(strawberry.Schema):
 
 
 def make_schema(settings: ApiSettings) -> strawberry.Schema:
-    extensions: list[Any] = [lambda: DocumentLimits(settings, FIELD_COSTS)]
+    extensions: list[Any] = [lambda: DocumentLimits(settings, FIELD_COSTS), NamedArgumentErrors]
     if not settings.graphql_playground:
         extensions.append(DisableIntrospection)
     return _Schema(query=Query, config=StrawberryConfig(scalar_map=SCALARS), extensions=extensions)
