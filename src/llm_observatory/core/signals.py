@@ -9,20 +9,12 @@ signals again. A layer that needs per-signal code (the decoders) keys it by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-    ExportLogsServiceRequest,
-    ExportLogsServiceResponse,
-)
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-    ExportMetricsServiceResponse,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from llm_observatory.core.records import LogRecordRow, MetricPointRecord, SpanRecord
 from llm_observatory.core.rows import LOG_RECORDS, METRIC_POINTS, SPANS, TableSpec
@@ -51,36 +43,43 @@ class Signal:
             answer.partial_success.error_message = message
         return answer
 
+    @classmethod
+    def of_service(
+        cls,
+        name: str,
+        item: str,
+        record_type: type,
+        table: TableSpec,
+        service_module: ModuleType,
+        rejected_field: str,
+    ) -> Signal:
+        """A signal whose OTLP service, request and response come from its *_service_pb2."""
+        (service,) = service_module.DESCRIPTOR.services_by_name.values()
+        export = service.methods_by_name["Export"]
+        return cls(
+            name,
+            item,
+            record_type,
+            table,
+            request_type=getattr(service_module, export.input_type.name),
+            response_type=getattr(service_module, export.output_type.name),
+            rejected_field=rejected_field,
+            grpc_service=service.full_name,
+        )
 
-TRACES = Signal(
-    name="traces",
-    item="span",
-    record_type=SpanRecord,
-    table=SPANS,
-    request_type=ExportTraceServiceRequest,
-    response_type=ExportTraceServiceResponse,
-    rejected_field="rejected_spans",
-    grpc_service="opentelemetry.proto.collector.trace.v1.TraceService",
+
+# (name, item, record type, table, OTLP service module, partial-success count field)
+TRACES = Signal.of_service("traces", "span", SpanRecord, SPANS, trace_service_pb2, "rejected_spans")
+METRICS = Signal.of_service(
+    "metrics",
+    "data point",
+    MetricPointRecord,
+    METRIC_POINTS,
+    metrics_service_pb2,
+    "rejected_data_points",
 )
-METRICS = Signal(
-    name="metrics",
-    item="data point",
-    record_type=MetricPointRecord,
-    table=METRIC_POINTS,
-    request_type=ExportMetricsServiceRequest,
-    response_type=ExportMetricsServiceResponse,
-    rejected_field="rejected_data_points",
-    grpc_service="opentelemetry.proto.collector.metrics.v1.MetricsService",
-)
-LOGS = Signal(
-    name="logs",
-    item="log record",
-    record_type=LogRecordRow,
-    table=LOG_RECORDS,
-    request_type=ExportLogsServiceRequest,
-    response_type=ExportLogsServiceResponse,
-    rejected_field="rejected_log_records",
-    grpc_service="opentelemetry.proto.collector.logs.v1.LogsService",
+LOGS = Signal.of_service(
+    "logs", "log record", LogRecordRow, LOG_RECORDS, logs_service_pb2, "rejected_log_records"
 )
 
 SIGNALS: dict[str, Signal] = {signal.name: signal for signal in (TRACES, METRICS, LOGS)}
