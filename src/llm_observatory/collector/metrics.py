@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 from llm_observatory.collector import labels
+from llm_observatory.core.ops import SECONDS_BUCKETS
 from llm_observatory.core.signals import SIGNALS
 
 ITEMS_RECEIVED = Counter(
@@ -33,7 +34,7 @@ EXPORT_DURATION = Histogram(
     "llmo_collector_export_duration_seconds",
     "Time from receiving an export request to answering it.",
     ["signal", "protocol"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    buckets=SECONDS_BUCKETS,
 )
 # multiprocess_mode: how worker processes combine (COLLECTOR_PROCESSES > 1); ignored
 # with one process.
@@ -56,7 +57,7 @@ FORWARD_DURATION = Histogram(
     "llmo_collector_forward_duration_seconds",
     "Time for storage to commit one forwarded batch.",
     ["signal"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    buckets=SECONDS_BUCKETS,
 )
 FORWARD_FAILURES = Counter(
     "llmo_collector_forward_failures", "Batches storage did not commit.", ["signal"]

@@ -35,6 +35,10 @@ CHECK_TIMEOUT_SECONDS = 2.0
 OK = "ok"
 DOWN = "down"
 
+# Histogram buckets of the services' own durations (an export, a forward, a batch
+# write, a request): 5 ms to 10 s.
+SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
 log = get_logger(__name__)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from llm_observatory.core.ops import SECONDS_BUCKETS
+
 ROWS_RECEIVED = Counter(
     "llmo_storage_rows_received", "Records received on the ingest API, by table.", ["table"]
 )
@@ -28,7 +30,7 @@ FLUSH_DURATION = Histogram(
     "llmo_storage_flush_duration_seconds",
     "Time to write and commit one batch.",
     ["table"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    buckets=SECONDS_BUCKETS,
 )
 QUEUE_DEPTH = Gauge(
     "llmo_storage_queue_depth", "Records waiting for or in a transaction.", ["table"]
@@ -44,5 +46,5 @@ HTTP_REQUEST_DURATION = Histogram(
     "llmo_storage_http_request_duration_seconds",
     "Ingest API requests: time to answer, by route, method and status.",
     ["route", "method", "status"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    buckets=SECONDS_BUCKETS,
 )
