@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -292,65 +293,64 @@ def _json_any_value(obj: Any, depth: int) -> dict[str, Any]:
     return out
 
 
-def _json_any_values(items: Any, depth: int) -> list[dict[str, Any]]:
-    if type(items) is not list:
-        raise _JsonError(f"expected an array, got {_describe(items)}")
-    out = []
-    for i, item in enumerate(items):
-        try:
-            out.append(_json_any_value(item, depth))
-        except _JsonError as exc:
-            exc.path.append(i)
-            raise
-    return out
-
-
-def _json_key_values(items: Any, depth: int) -> list[dict[str, Any]]:
+def _json_array(
+    items: Any, depth: int, convert: Callable[[Any, int], dict[str, Any]]
+) -> list[dict[str, Any]]:
     if type(items) is not list:
         raise _JsonError(f"expected an array, got {_describe(items)}")
     out = []
     append = out.append
     for i, item in enumerate(items):
-        if type(item) is dict and len(item) == 2:
-            key = item.get("key")
-            value = item.get("value")
-            # Fast path: {"key": k, "value": {"stringValue": s}} and the other scalars.
-            if type(key) is str and type(value) is dict and len(value) == 1:
-                s = value.get("stringValue")
-                if type(s) is str:
-                    append({"key": key, "value": {"string_value": s}})
-                    continue
-                ((kind, v),) = value.items()
-                scalar = _ANY_VALUE_SCALARS.get(kind)
-                if scalar is not None and v is not None:
-                    try:
-                        append({"key": key, "value": {scalar[0]: scalar[1](v)}})
-                        continue
-                    except _JsonError:
-                        pass  # the general path below reports it, with its JSON path
         try:
-            if type(item) is not dict:
-                raise _JsonError(f"expected an object, got {_describe(item)}")
-            kv: dict[str, Any] = {}
-            key = item.get("key")
-            if key is not None:
-                try:
-                    kv["key"] = _to_str(key)
-                except _JsonError as exc:
-                    exc.path.append("key")
-                    raise
-            value = item.get("value")
-            if value is not None:
-                try:
-                    kv["value"] = _json_any_value(value, depth)
-                except _JsonError as exc:
-                    exc.path.append("value")
-                    raise
-            append(kv)
+            append(convert(item, depth))
         except _JsonError as exc:
             exc.path.append(i)
             raise
     return out
+
+
+def _json_any_values(items: Any, depth: int) -> list[dict[str, Any]]:
+    return _json_array(items, depth, _json_any_value)
+
+
+def _json_key_values(items: Any, depth: int) -> list[dict[str, Any]]:
+    return _json_array(items, depth, _json_key_value)
+
+
+def _json_key_value(item: Any, depth: int) -> dict[str, Any]:
+    if type(item) is dict and len(item) == 2:
+        key = item.get("key")
+        value = item.get("value")
+        # Fast path: {"key": k, "value": {"stringValue": s}} and the other scalars.
+        if type(key) is str and type(value) is dict and len(value) == 1:
+            s = value.get("stringValue")
+            if type(s) is str:
+                return {"key": key, "value": {"string_value": s}}
+            ((kind, v),) = value.items()
+            scalar = _ANY_VALUE_SCALARS.get(kind)
+            if scalar is not None and v is not None:
+                try:
+                    return {"key": key, "value": {scalar[0]: scalar[1](v)}}
+                except _JsonError:
+                    pass  # the general path below reports it, with its JSON path
+    if type(item) is not dict:
+        raise _JsonError(f"expected an object, got {_describe(item)}")
+    kv: dict[str, Any] = {}
+    key = item.get("key")
+    if key is not None:
+        try:
+            kv["key"] = _to_str(key)
+        except _JsonError as exc:
+            exc.path.append("key")
+            raise
+    value = item.get("value")
+    if value is not None:
+        try:
+            kv["value"] = _json_any_value(value, depth)
+        except _JsonError as exc:
+            exc.path.append("value")
+            raise
+    return kv
 
 
 def _json_attributes(items: Any) -> list[dict[str, Any]]:
