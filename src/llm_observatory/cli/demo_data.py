@@ -158,6 +158,20 @@ class DemoData:
         trace.spans.append(span)
         return span
 
+    def _timed_span(
+        self,
+        trace: Trace,
+        name: str,
+        kind: str,
+        start: int,
+        median_ms: float,
+        sigma: float,
+        attributes: dict,
+    ) -> SpanRecord:
+        """A child of the root lasting a log-normal time around `median_ms`."""
+        end = start + int(self.rng.lognormvariate(math.log(median_ms), sigma) * MS)
+        return self._span(trace, name, kind, start, end, attributes)
+
     def _log(
         self,
         trace: Trace,
@@ -366,13 +380,13 @@ class DemoData:
         result: dict,
     ) -> tuple[int, bool]:
         rng = self.rng
-        end = cursor + int(rng.lognormvariate(math.log(80), 1.0) * MS)
-        span = self._span(
+        span = self._timed_span(
             trace,
             f"execute_tool {name}",
             "internal",
             cursor,
-            end,
+            80,
+            1.0,
             {
                 "gen_ai.operation.name": "execute_tool",
                 "gen_ai.tool.name": name,
@@ -380,6 +394,7 @@ class DemoData:
                 "gen_ai.tool.call.arguments": arguments,
             },
         )
+        end = span.end_time_unix_nano
         if rng.random() < 0.04:
             span.status_code, span.status_message = "error", rng.choice(TOOL_ERRORS)
             self._log(trace, span, end, 13, f"tool {name} failed: {span.status_message}")
@@ -390,13 +405,13 @@ class DemoData:
     def _retrieval(self, trace: Trace, root: SpanRecord, cursor: int, prompt: str) -> int:
         rng = self.rng
         tokens = tokens_of(prompt)
-        end = cursor + int(rng.lognormvariate(math.log(60), 0.5) * MS)
-        span = self._span(
+        span = self._timed_span(
             trace,
             f"embeddings {EMBEDDING.request}",
             "client",
             cursor,
-            end,
+            60,
+            0.5,
             {
                 "gen_ai.operation.name": "embeddings",
                 "gen_ai.provider.name": EMBEDDING.provider,
@@ -404,23 +419,25 @@ class DemoData:
                 "gen_ai.usage.input_tokens": tokens,
             },
         )
+        end = span.end_time_unix_nano
         span.is_llm, span.provider = True, EMBEDDING.provider
         span.request_model = span.response_model = span.model = EMBEDDING.request
         span.input_tokens = span.total_tokens = tokens
         span.cost_usd = cost(EMBEDDING, tokens, 0)
         start = end + MS
-        end = start + int(rng.lognormvariate(math.log(25), 0.6) * MS)
-        search = self._span(
+        search = self._timed_span(
             trace,
             "vector_search docs",
             "client",
             start,
-            end,
+            25,
+            0.6,
             {
                 "db.system": "qdrant",
                 "db.operation.name": "search",
                 "db.collection.name": "docs",
             },
         )
+        end = search.end_time_unix_nano
         self._log(trace, search, end, 5, f"retrieved {rng.randrange(3, 9)} chunks from docs")
         return end + MS
