@@ -32,12 +32,18 @@ MODES: dict[str, list[str]] = {
     "base": ["docker-compose.yml"],
     "dev": ["docker-compose.yml", "docker-compose.dev.yml"],
     "debug": ["docker-compose.yml", "docker-compose.dev.yml", "docker-compose.debug.yml"],
+    # debugpy without dev mode: the source the dev image was built with, nothing mounted.
+    "debug-base": ["docker-compose.yml", "docker-compose.debug.yml"],
     "prod": ["docker-compose.yml", "docker-compose.prod.yml"],
-    "test": ["docker-compose.yml", "docker-compose.test.yml"],
+    # The isolated stack the smoke and integration tests start.
+    "test": ["docker-compose.yml", "docker-compose.test-stack.yml"],
+    # That stack plus the test-runner: docker-compose.test.yml includes the other two.
+    "test-runner": ["docker-compose.test.yml"],
 }
 DEFAULT_PROJECT = "llm-observatory"
 # The test stack is a separate project: a test run never touches development data.
 TEST_PROJECT = "llm-observatory-test"
+TEST_MODES = {"test", "test-runner"}
 
 # Stand-in images for machines that cannot pull (see .ci/airgap-images.sh).
 AIRGAP_ENV = ROOT / ".ci" / "airgap.env"
@@ -95,22 +101,63 @@ _load_env()
 
 
 def project_name(mode: str) -> str:
-    if mode == "test":
+    if mode in TEST_MODES:
         return os.environ.get("LLMO_TEST_PROJECT", TEST_PROJECT)
     return os.environ.get("COMPOSE_PROJECT_NAME", DEFAULT_PROJECT)
 
 
-def compose_command(mode: str, args: str) -> str:
+def compose_files(mode: str) -> list[str]:
     if mode not in MODES:
         raise Exit(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}", code=2)
-    files = " ".join(f"-f {name}" for name in MODES[mode])
+    return MODES[mode]
+
+
+def compose_command(mode: str, args: str) -> str:
+    files = " ".join(f"-f {name}" for name in compose_files(mode))
     return f"docker compose --project-name {project_name(mode)} {files} {args}".strip()
 
 
+def compose_profiles(args: str) -> list[str]:
+    """The profiles a compose command enables: its --profile flags and COMPOSE_PROFILES."""
+    try:
+        words = shlex.split(args)
+    except ValueError:  # an unbalanced quote: compose itself will say so
+        words = args.split()
+    named = [words[i + 1] for i, word in enumerate(words[:-1]) if word == "--profile"]
+    named += [word.split("=", 1)[1] for word in words if word.startswith("--profile=")]
+    from_env = [name for name in os.environ.get("COMPOSE_PROFILES", "").split(",") if name]
+    return list(dict.fromkeys(named + from_env))
+
+
+def compose_summary(mode: str, args: str) -> str:
+    """Which files and profiles a command of this mode uses, in words.
+
+    `-f` wins over COMPOSE_FILE, so a COMPOSE_FILE from .env (dev mode in .env.example)
+    applies to plain `docker compose`, never to a task: say so when they differ.
+    """
+    files = compose_files(mode)
+    profiles = compose_profiles(args)
+    summary = (
+        f"mode {mode}, project {project_name(mode)}: files {' + '.join(files)}; "
+        f"profiles {', '.join(profiles) if profiles else 'none'}"
+    )
+    compose_file = os.environ.get("COMPOSE_FILE", "")
+    separator = os.environ.get("COMPOSE_PATH_SEPARATOR", os.pathsep)
+    if compose_file and compose_file.split(separator) != files:
+        summary += f" (COMPOSE_FILE={compose_file} is plain `docker compose`'s, not this task's)"
+    return summary
+
+
 def compose(c: Context, mode: str, args: str, **kwargs):  # type: ignore[no-untyped-def]
-    """Print, then run, `docker compose` for one mode."""
+    """Print, then run, `docker compose` for one mode.
+
+    Commands whose output a person sees also get a line naming the mode's files and the
+    profiles in effect (COMPOSE_PROFILES from .env counts: Compose reads it too).
+    """
     command = compose_command(mode, args)
     print(f"+ {command}", file=sys.stderr, flush=True)
+    if not kwargs.get("hide"):
+        print(f"  ({compose_summary(mode, args)})", file=sys.stderr, flush=True)
     kwargs.setdefault("pty", sys.stdout.isatty())
     with c.cd(str(ROOT)):
         return c.run(command, **kwargs)
@@ -424,16 +471,19 @@ def dev(c, services="", follow=False):
     help={
         "services": SERVICES_HELP,
         "wait": "each service waits for the debugger to attach before it starts",
+        "base": "on top of the base file alone (mode debug-base): the source built into "
+        "the dev image, no ./src mount",
     }
 )
-def debug(c, services="", wait=False):
+def debug(c, services="", wait=False, base=False):
     """Start debug mode: services under debugpy on 5678 (collector), 5679 (storage), 5680 (api)."""
+    mode = "debug-base" if base else "debug"
     os.environ["DEBUGPY_WAIT_FOR_CLIENT"] = "true" if wait else "false"
     if wait:
         # Services wait for the IDE, so their healthchecks cannot pass before it attaches.
-        compose(c, "debug", f"up --detach --build {services.replace(',', ' ')}")
+        compose(c, mode, f"up --detach --build {services.replace(',', ' ')}")
     else:
-        up(c, mode="debug", build=True, services=services)
+        up(c, mode=mode, build=True, services=services)
     print("Attach with VS Code: Run and Debug > 'Attach: all services' (.vscode/launch.json).")
 
 
@@ -1067,22 +1117,21 @@ def test(c, selection="all", k="", extra="", in_docker=False, coverage=False):
         try:
             result = compose(
                 c,
-                "test",
-                "--profile runner up --build --abort-on-container-exit "
-                "--exit-code-from test-runner test-runner",
+                "test-runner",
+                "up --build --abort-on-container-exit --exit-code-from test-runner test-runner",
                 warn=True,
             )
             if coverage and hasattr(os, "getuid") and os.getuid() != 0:
                 # The runner writes as root: hand the reports back to whoever ran this.
                 compose(
                     c,
-                    "test",
-                    "--profile runner run --rm --no-deps --entrypoint chown test-runner "
+                    "test-runner",
+                    "run --rm --no-deps --entrypoint chown test-runner "
                     f"-R {os.getuid()}:{os.getgid()} {RUNNER_REPORTS}",
                     warn=True,
                 )
         finally:
-            compose(c, "test", "--profile '*' down --volumes --remove-orphans", warn=True)
+            compose(c, "test-runner", "--profile '*' down --volumes --remove-orphans", warn=True)
     else:
         args = [TEST_SELECTIONS[selection]]
         if k:

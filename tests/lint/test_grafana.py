@@ -15,7 +15,7 @@ from tests.support.compose_files import raw, resolved
 
 ROOT = config.ROOT
 BASE = ("docker-compose.yml",)
-TEST = ("docker-compose.yml", "docker-compose.test.yml")
+TEST = ("docker-compose.yml", "docker-compose.test-stack.yml")
 PROVISIONED_UIDS = {"timescaledb", "prometheus", "jaeger"}
 PROVISIONING_FILES = sorted(config.PROVISIONING.rglob("*.y*ml"))
 DASHBOARD_FILES = sorted(config.DASHBOARDS.glob("*.json"))
@@ -184,7 +184,7 @@ def test_services_trace_to_jaeger_and_never_to_the_collector():
 
 
 def test_test_stack_starts_neither_grafana_nor_jaeger_nor_needs_them():
-    overlay = raw(ROOT / "docker-compose.test.yml")["services"]
+    overlay = raw(ROOT / "docker-compose.test-stack.yml")["services"]
     for name in ("grafana", "jaeger", "jaeger-init"):
         assert overlay[name]["profiles"] == ["ui"], f"{name} would start in the test stack"
     services = resolved(TEST)["services"]
@@ -202,7 +202,7 @@ def test_prometheus_and_alertmanager_run_in_the_test_stack_only_by_profile_elsew
     base = raw(ROOT / "docker-compose.yml")["services"]
     assert base["prometheus"]["profiles"] == ["monitoring"]
     assert base["alertmanager"]["profiles"] == ["monitoring"]
-    overlay = raw(ROOT / "docker-compose.test.yml")["services"]
+    overlay = raw(ROOT / "docker-compose.test-stack.yml")["services"]
     assert overlay["prometheus"]["profiles"] == []
     assert overlay["alertmanager"]["profiles"] == []
 

@@ -7,22 +7,62 @@ import pytest
 from invoke import Exit
 
 import tasks
+from tests.support.compose_cli import RecordingContext, parse
+from tests.support.compose_files import raw
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_compose_command_lists_the_files_of_a_mode(monkeypatch):
+BASE = "docker-compose.yml"
+
+
+def model_files(name: str) -> list[str]:
+    """A compose file and, first, the files it includes (Compose loads them all)."""
+    document = raw(ROOT / name)
+    included = []
+    for entry in document.get("include") or []:
+        paths = entry if isinstance(entry, str) else entry["path"]
+        included += [paths] if isinstance(paths, str) else paths
+    return [*included, name]
+
+
+def mode_model(mode: str) -> list[str]:
+    return [loaded for name in tasks.MODES[mode] for loaded in model_files(name)]
+
+
+@pytest.mark.parametrize(
+    ("mode", "overlays"),
+    [
+        ("base", []),
+        ("dev", ["docker-compose.dev.yml"]),
+        ("debug", ["docker-compose.dev.yml", "docker-compose.debug.yml"]),
+        ("debug-base", ["docker-compose.debug.yml"]),
+        ("prod", ["docker-compose.prod.yml"]),
+        ("test", ["docker-compose.test-stack.yml"]),
+        ("test-runner", ["docker-compose.test-stack.yml", "docker-compose.test.yml"]),
+    ],
+)
+def test_each_mode_loads_the_base_file_once_then_its_overlays(mode, overlays):
+    """Loaded twice, the base file would be merged again over an overlay's !override."""
+    assert mode_model(mode) == [BASE, *overlays]
+
+
+def test_compose_command_runs_the_files_of_a_mode_under_its_project(monkeypatch):
     monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
-    command = tasks.compose_command("dev", "up -d")
-    assert command == (
-        "docker compose --project-name llm-observatory "
-        "-f docker-compose.yml -f docker-compose.dev.yml up -d"
-    )
+    call = parse(tasks.compose_command("dev", "up -d api"))
+    assert call.project == "llm-observatory"
+    assert call.files == tasks.MODES["dev"]
+    assert (call.subcommand, call.flags, call.rest) == ("up", {"-d"}, ["api"])
 
 
-def test_test_mode_has_its_own_project(monkeypatch):
+@pytest.mark.parametrize("mode", ["test", "test-runner"])
+def test_test_modes_have_their_own_project(monkeypatch, mode):
     monkeypatch.delenv("LLMO_TEST_PROJECT", raising=False)
-    assert "--project-name llm-observatory-test " in tasks.compose_command("test", "ps")
+    monkeypatch.setenv("COMPOSE_PROJECT_NAME", "mine")
+    assert parse(tasks.compose_command(mode, "ps")).project == "llm-observatory-test"
+    monkeypatch.setenv("LLMO_TEST_PROJECT", "llmo-h4-x")
+    assert parse(tasks.compose_command(mode, "ps")).project == "llmo-h4-x"
+    assert parse(tasks.compose_command("dev", "ps")).project == "mine"
 
 
 def test_unknown_mode_is_a_clear_error():
@@ -30,9 +70,59 @@ def test_unknown_mode_is_a_clear_error():
         tasks.compose_command("staging", "up")
 
 
-def test_every_mode_starts_from_the_base_file():
-    for files in tasks.MODES.values():
-        assert files[0] == "docker-compose.yml"
+class _HealthyStack(RecordingContext):
+    """Answers `ps --all --format json` with every started service healthy."""
+
+    def run(self, command, **kwargs):
+        result = super().run(command, **kwargs)
+        if " ps --all --format json" in command:
+            rows = [{"Service": "api", "State": "running", "Health": "healthy"}]
+            result.stdout = "\n".join(json.dumps(row) for row in rows)
+        return result
+
+
+@pytest.fixture
+def no_airgap(monkeypatch, tmp_path):
+    monkeypatch.setattr(tasks, "AIRGAP_ENV", tmp_path / "absent.env")
+    for name in ("COMPOSE_FILE", "COMPOSE_PROFILES", "COMPOSE_PROJECT_NAME"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_up_starts_the_chosen_services_and_says_which_files_and_profiles(no_airgap, capsys):
+    context = _HealthyStack()
+    tasks.up.body(context, mode="dev", services="api", profile="tools,monitoring")
+    [call] = [call for call in context.compose_calls() if call.subcommand == "up"]
+    assert call.files == tasks.MODES["dev"]
+    assert call.profiles == ["tools", "monitoring"]
+    assert {"--detach", "--wait"} <= call.flags and call.rest == ["api"]
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if "profiles" in line]
+    assert said == [
+        "  (mode dev, project llm-observatory: files docker-compose.yml + "
+        "docker-compose.dev.yml; profiles tools, monitoring)"
+    ]
+
+
+def test_the_summary_counts_compose_profiles_and_names_a_compose_file_it_overrides(
+    no_airgap, monkeypatch
+):
+    monkeypatch.setenv("COMPOSE_PROFILES", "monitoring,tools")
+    monkeypatch.setenv("COMPOSE_FILE", "docker-compose.yml:docker-compose.dev.yml")
+    summary = tasks.compose_summary("base", "--profile tools run --rm cli health")
+    assert "files docker-compose.yml;" in summary
+    assert "profiles tools, monitoring" in summary
+    assert "COMPOSE_FILE=docker-compose.yml:docker-compose.dev.yml" in summary
+    # The same files as COMPOSE_FILE: nothing to warn about.
+    assert "COMPOSE_FILE" not in tasks.compose_summary("dev", "ps")
+
+
+def test_every_visible_compose_command_is_printed_with_its_summary(no_airgap, capsys):
+    context = RecordingContext()
+    tasks.restart.body(context, mode="prod", service="api")
+    err = capsys.readouterr().err.splitlines()
+    [command] = context.commands
+    assert err[0] == f"+ {command}"
+    assert "files docker-compose.yml + docker-compose.prod.yml; profiles none" in err[1]
 
 
 def test_render_env_replaces_every_secret_and_keeps_the_rest():
