@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import ValidationError
 
 from llm_observatory.collector.limits import Limits
 from llm_observatory.core.settings import (
+    DEVELOPMENT_SECRETS,
     ApiSettings,
     CollectorSettings,
     InsecureConfiguration,
@@ -124,13 +127,26 @@ def test_development_tolerates_development_secrets(monkeypatch):
     ApiSettings().check_production()
 
 
-def test_production_collector_checks_only_what_it_holds(monkeypatch):
+def test_production_collector_holds_no_database_redis_or_jwt_secret(monkeypatch):
+    # The collector talks to storage alone: no setting of its could carry a database,
+    # Redis or JWT secret ...
+    held = [
+        name
+        for name in CollectorSettings.model_fields
+        if re.search(r"database|dsn|db_|redis|jwt|password", name)
+    ]
+    assert not held, held
+    # ... so with every development secret in its environment, production refuses the
+    # one it sends (the storage token) and nothing else ...
     monkeypatch.setenv("ENVIRONMENT", "production")
-    monkeypatch.setenv("INGEST_API_KEYS", "ci:a-real-ingest-key-0123456789")
-    # The database and Redis URLs it does not use may keep development passwords ...
+    for name, value in DEVELOPMENT_SECRETS.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("DATABASE_URL", "postgresql://app:app_dev_password@db:5432/x")
-    with pytest.raises(InsecureConfiguration, match="STORAGE_INGEST_TOKEN"):
-        CollectorSettings().check_production()  # ... the storage token it sends may not
+    monkeypatch.setenv("REDIS_URL", "redis://:redis_dev_password@redis:6379/0")
+    monkeypatch.setenv("INGEST_API_KEYS", "ci:a-real-ingest-key-0123456789")
+    with pytest.raises(InsecureConfiguration, match=r"secrets STORAGE_INGEST_TOKEN\. Set"):
+        CollectorSettings().check_production()
+    # ... and starts once that one is real.
     monkeypatch.setenv("STORAGE_INGEST_TOKEN", "a-real-storage-token-0123456789")
     CollectorSettings().check_production()
 
