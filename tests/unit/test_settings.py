@@ -1,17 +1,22 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from pydantic import ValidationError
 
 from llm_observatory.collector.limits import Limits
+from llm_observatory.core import settings as settings_module
 from llm_observatory.core.settings import (
     DEVELOPMENT_SECRETS,
     ApiSettings,
+    CliSettings,
     CollectorSettings,
     InsecureConfiguration,
     MaintenanceSettings,
+    PlaygroundSettings,
     StorageSettings,
     parse_duration,
 )
@@ -183,3 +188,169 @@ def test_production_api_names_the_redis_password(monkeypatch):
     monkeypatch.setenv("JWT_SECRET", "a-real-secret-of-at-least-32-bytes")
     with pytest.raises(InsecureConfiguration, match="REDIS_PASSWORD"):
         ApiSettings().check_production()
+
+
+# --- database and Redis URLs: assembled from the parts, a whole URL wins -----------------
+
+DB_VARIABLES = (
+    "DATABASE_URL",
+    "DATABASE_APP_URL",
+    "DATABASE_READONLY_URL",
+    "DB_HOST",
+    "DB_PORT",
+    "DB_NAME",
+    "DB_USER",
+    "DB_PASSWORD",
+    "DB_APP_USER",
+    "DB_APP_PASSWORD",
+    "DB_READONLY_USER",
+    "DB_READONLY_PASSWORD",
+    "DB_READONLY_HOST",
+    "REDIS_URL",
+    "REDIS_HOST",
+    "REDIS_PORT",
+    "REDIS_PASSWORD",
+)
+
+
+@pytest.fixture
+def db_env(monkeypatch):
+    for name in DB_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(f"{name}_FILE", raising=False)
+    monkeypatch.setenv("DB_HOST", "db.internal")
+    monkeypatch.setenv("DB_PORT", "6543")
+    monkeypatch.setenv("DB_NAME", "observatory")
+    return monkeypatch
+
+
+@pytest.mark.parametrize(
+    ("cls", "user", "password", "role"),
+    [
+        (MaintenanceSettings, "DB_USER", "DB_PASSWORD", "owner"),
+        (CliSettings, "DB_USER", "DB_PASSWORD", "owner"),
+        (StorageSettings, "DB_APP_USER", "DB_APP_PASSWORD", "writer"),
+        (ApiSettings, "DB_READONLY_USER", "DB_READONLY_PASSWORD", "reader"),
+    ],
+)
+def test_each_service_assembles_its_roles_url_from_the_parts(db_env, cls, user, password, role):
+    db_env.setenv(user, role)
+    db_env.setenv(password, f"{role}-s3cret")
+    url = cls().database_url
+    assert url == f"postgresql://{role}:{role}-s3cret@db.internal:6543/observatory"
+
+
+def test_the_default_url_is_the_development_one_on_localhost(db_env):
+    for name in ("DB_HOST", "DB_PORT", "DB_NAME"):
+        db_env.delenv(name)
+    assert StorageSettings().database_url == (
+        "postgresql://llm_observatory_app:app_dev_password@localhost:5432/llm_observatory"
+    )
+
+
+def test_a_password_with_url_characters_survives(db_env):
+    password = "p@ss:w/rd?#%"
+    db_env.setenv("DB_APP_PASSWORD", password)
+    parts = urlsplit(StorageSettings().database_url)
+    assert unquote(parts.password) == password
+    assert (parts.hostname, parts.port, parts.path) == ("db.internal", 6543, "/observatory")
+
+
+@pytest.mark.parametrize(
+    ("cls", "variable"),
+    [
+        (MaintenanceSettings, "DATABASE_URL"),
+        (StorageSettings, "DATABASE_URL"),
+        (StorageSettings, "DATABASE_APP_URL"),
+        (ApiSettings, "DATABASE_URL"),
+        (ApiSettings, "DATABASE_READONLY_URL"),
+    ],
+)
+def test_a_whole_url_wins_over_the_parts(db_env, cls, variable):
+    db_env.setenv("DB_PASSWORD", "ignored")
+    db_env.setenv(variable, "postgresql://someone:pw@managed.example:5432/db?sslmode=require")
+    assert cls().database_url == "postgresql://someone:pw@managed.example:5432/db?sslmode=require"
+
+
+def test_the_role_url_of_another_service_is_not_read(db_env):
+    db_env.setenv("DATABASE_READONLY_URL", "postgresql://ro:pw@elsewhere/db")
+    assert "elsewhere" not in StorageSettings().database_url
+    assert "elsewhere" not in MaintenanceSettings().database_url
+
+
+def test_a_url_from_a_secret_file_wins(db_env, tmp_path):
+    path = tmp_path / "url"
+    path.write_text("postgresql://app:from-file@db/x\n")
+    db_env.setenv("DATABASE_APP_URL", "postgresql://app:from-env@db/x")
+    db_env.setenv("DATABASE_URL_FILE", str(path))
+    assert StorageSettings().database_url == "postgresql://app:from-file@db/x"
+
+
+def test_a_password_from_a_secret_file_goes_into_the_url(db_env, tmp_path):
+    path = tmp_path / "password"
+    path.write_text("from-a-file\n")
+    db_env.setenv("DB_APP_PASSWORD_FILE", str(path))
+    assert urlsplit(StorageSettings().database_url).password == "from-a-file"
+
+
+def test_the_api_reads_a_replica_first_and_falls_back_to_the_primary(db_env):
+    db_env.setenv("DB_READONLY_HOST", "timescaledb-replica")
+    url = ApiSettings().database_url
+    assert url.startswith("postgresql://llm_observatory_readonly:readonly_dev_password@")
+    assert "@timescaledb-replica:6543,db.internal:6543/observatory?" in url
+    assert url.endswith("?target_session_attrs=prefer-standby&connect_timeout=3")
+
+
+def test_redis_url_from_its_parts_or_whole(db_env):
+    db_env.setenv("REDIS_HOST", "cache")
+    db_env.setenv("REDIS_PORT", "6380")
+    db_env.setenv("REDIS_PASSWORD", "r3dis")
+    assert ApiSettings().redis_url == "redis://:r3dis@cache:6380/0"
+    db_env.setenv("REDIS_URL", "rediss://:other@tls-cache:6379/2")
+    assert CliSettings().redis_url == "rediss://:other@tls-cache:6379/2"
+
+
+def test_production_names_the_role_password_given_as_a_part(db_env):
+    db_env.setenv("ENVIRONMENT", "production")
+    db_env.setenv("STORAGE_INGEST_TOKEN", "a-real-storage-token-0123456789")
+    with pytest.raises(InsecureConfiguration, match="DB_APP_PASSWORD"):
+        StorageSettings().check_production()
+    db_env.setenv("DB_APP_PASSWORD", "a-real-app-password")
+    StorageSettings().check_production()
+
+
+def test_services_without_a_database_hold_no_database_settings():
+    assert "database_url" not in CollectorSettings.model_fields
+    assert "database_url" not in PlaygroundSettings.model_fields
+
+
+# --- one duration type ---------------------------------------------------------------
+
+
+def _duration_fields():
+    return [
+        (cls, name)
+        for cls in (
+            CollectorSettings,
+            StorageSettings,
+            MaintenanceSettings,
+            ApiSettings,
+            CliSettings,
+        )
+        for name, info in cls.model_fields.items()
+        if any(getattr(m, "func", None) is parse_duration for m in info.metadata)
+    ]
+
+
+def test_every_duration_takes_units():
+    fields = _duration_fields()
+    # The ones a user writes with units in .env.example and compose.
+    names = {name for _, name in fields}
+    assert {"flush_interval", "budget_interval", "db_pool_timeout", "redis_timeout"} <= names
+    for cls, name in fields:
+        assert cls(**{name: "1500ms"}).__getattribute__(name) == 1.5, (cls.__name__, name)
+
+
+def test_no_settings_class_writes_its_own_duration_validator():
+    source = Path(settings_module.__file__).read_text()
+    assert "parse_duration(value)" not in source

@@ -1,133 +1,60 @@
-"""Service settings, read from the environment variables the plan names (Appendix B).
+"""Service settings, read from the environment variables the compose files pass.
 
-Each service has one settings class; what they share lives in `CommonSettings`.
-Names are the plan's; where the plan configured Rust's `RUST_LOG`, Python services
+Each service has one settings class; what they share lives in core/settings_base.py
+(CommonSettings, the Duration type, DEVELOPMENT_SECRETS) and core/connection_settings.py
+(the database and Redis, assembled from their parts). Every default is written once,
+here: compose passes a variable only to change it (tests/lint/test_compose_settings.py),
+and docs/CONFIGURATION.md lists them all. Where Rust services read `RUST_LOG`, ours
 read `LOG_LEVEL`.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from llm_observatory.core.connection_settings import (
+    AppDatabase,
+    DatabaseRoles,
+    OwnerDatabase,
+    ReadonlyDatabase,
+    RedisSettings,
+)
 from llm_observatory.core.secret_files import SecretFileSettings
+from llm_observatory.core.settings_base import (
+    DEVELOPMENT_SECRETS,
+    JWT_SECRET_MIN_BYTES,
+    SECRET_MIN_LENGTH,
+    CommonSettings,
+    Duration,
+    InsecureConfiguration,
+    parse_duration,
+)
 
-# Values shipped in .env.example and compose defaults. They are fine on a laptop and
-# must never reach production, so production start-up refuses them (see
-# `CommonSettings.insecure_defaults`).
-DEVELOPMENT_SECRETS = {
-    "JWT_SECRET": "dev_jwt_secret_change_in_production",
-    "SECRET_KEY": "dev_secret_key_change_in_production",
-    "DB_PASSWORD": "postgres_dev_password",
-    "DB_APP_PASSWORD": "app_dev_password",
-    "DB_READONLY_PASSWORD": "readonly_dev_password",
-    "DB_REPLICATION_PASSWORD": "replication_dev_password",
-    "REDIS_PASSWORD": "redis_dev_password",
-    "STORAGE_INGEST_TOKEN": "dev_storage_token_change_in_production",
-    # Third-party services: compose passes these, `check-production` refuses them.
-    "GRAFANA_ADMIN_PASSWORD": "admin_dev",
-    "GRAFANA_DB_PASSWORD": "grafana_dev_password",
-    "PGADMIN_PASSWORD": "admin_dev",
-    "UI_ADMIN_PASSWORD": "ui_admin_dev_password",
-}
-
-# Production refuses shorter secrets: HS256 signs with a 32-byte key, and a password
-# shorter than 16 characters is within reach of a guessing attack.
-JWT_SECRET_MIN_BYTES = 32
-SECRET_MIN_LENGTH = 16
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-def parse_duration(value: str | float | int) -> float:
-    """'250ms', '1s', '2m', '1.5' (seconds) -> seconds. The plan writes FLUSH_INTERVAL: "1s"."""
-    if isinstance(value, int | float):
-        return float(value)
-    match = _DURATION.match(value)
-    if not match:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 500ms, 1s, 2m)")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+__all__ = [
+    "DEVELOPMENT_SECRETS",
+    "JWT_SECRET_MIN_BYTES",
+    "SECRET_MIN_LENGTH",
+    "ApiSettings",
+    "CliSettings",
+    "CollectorSettings",
+    "CommonSettings",
+    "Duration",
+    "InsecureConfiguration",
+    "JwtSettings",
+    "MaintenanceSettings",
+    "PlaygroundSettings",
+    "StorageSettings",
+    "parse_duration",
+]
 
 
-class CommonSettings(SecretFileSettings):
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+class OpsPortSettings(CommonSettings):
+    """The port of /health and /metrics (the collector names its METRICS_ENDPOINT)."""
 
-    environment: Literal["development", "test", "production"] = "development"
-    log_level: str = "info"
-    log_format: Literal["json", "pretty"] = "json"
-    debug: bool = False
-
-    # URLs carry their role's password: secret settings (repr=False, *_FILE).
-    database_url: str = Field(
-        "postgresql://postgres:postgres_dev_password@localhost:5432/llm_observatory", repr=False
-    )
-    redis_url: str = Field("redis://:redis_dev_password@localhost:6379/0", repr=False)
-
-    metrics_enabled: bool = True
-    metrics_port: int = 9090
-
-    # Self-tracing to Jaeger; empty disables it. The collector never exports to itself.
-    otel_exporter_otlp_endpoint: str = ""
-
-    @field_validator("log_level")
-    @classmethod
-    def _known_level(cls, value: str) -> str:
-        # Accept RUST_LOG-style "info,crate=debug" by taking the default level.
-        level = value.split(",", 1)[0].strip().lower()
-        if level not in {"trace", "debug", "info", "warning", "warn", "error", "critical"}:
-            raise ValueError(f"LOG_LEVEL must be debug, info, warning or error, not {value!r}")
-        return {"trace": "debug", "warn": "warning"}.get(level, level)
-
-    def insecure_defaults(self) -> list[str]:
-        """Names of the development secrets still in use (checked in production).
-
-        Each service checks what it connects with: the database here; services that use
-        Redis or sign tokens add those checks.
-        """
-        found = []
-        password = urlsplit(self.database_url).password
-        if password in DEVELOPMENT_SECRETS.values():
-            found.append(_which_secret(password))
-        return found
-
-    def _insecure_redis(self) -> list[str]:
-        redis_password = urlsplit(self.redis_url).password
-        return ["REDIS_PASSWORD"] if redis_password == DEVELOPMENT_SECRETS["REDIS_PASSWORD"] else []
-
-    def weak_secrets(self) -> list[str]:
-        """What is wrong with secrets that are not defaults but too weak (production)."""
-        return []
-
-    def check_production(self) -> None:
-        """Refuse to run a production stack on the development secrets or weak ones."""
-        if self.environment != "production":
-            return
-        problems = list(self.weak_secrets())
-        insecure = self.insecure_defaults()
-        if insecure:
-            names = ", ".join(sorted(set(insecure)))
-            problems.insert(0, f"the development default secrets {names}")
-        if problems:
-            raise InsecureConfiguration(
-                f"ENVIRONMENT=production refuses {'; '.join(problems)}. Set new values "
-                "in .env (invoke env generates random ones)"
-            )
-
-
-def _which_secret(value: str | None) -> str:
-    for name, default in DEVELOPMENT_SECRETS.items():
-        if default == value:
-            return name
-    return "a password"
-
-
-class InsecureConfiguration(RuntimeError):
-    pass
+    metrics_port: int = Field(9090, ge=1, le=65535)
 
 
 class StorageTokenSettings(SecretFileSettings):
@@ -150,14 +77,15 @@ class CollectorSettings(StorageTokenSettings, CommonSettings):
     storage_service_url: str = "http://storage:8080"
 
     batch_size: int = Field(1000, ge=1)
-    flush_interval: float = 0.005  # longest a partial batch waits for company (e.g. "5ms")
+    flush_interval: Duration = 0.005  # longest a partial batch waits for company (e.g. "5ms")
     max_queue_size: int = Field(10000, ge=1)  # spans buffered before back-pressure
     max_queue_bytes: int = Field(64 * 1024 * 1024, ge=1024)  # their encoded size, per process
     batch_max_bytes: int = Field(8 * 1024 * 1024, ge=1024)  # one forward to storage
     worker_threads: int = Field(4, ge=1)
-    # Worker processes sharing the OTLP ports: one decodes about a core's worth.
+    # Worker processes sharing the OTLP ports: one decodes about a core's worth. One
+    # for a process started by hand; the compose stack runs two (docker-compose.yml).
     collector_processes: int = Field(1, ge=1, le=32)
-    storage_timeout: float = 10.0  # seconds for one forward to storage
+    storage_timeout: Duration = 10.0  # for one forward to storage
 
     # What one export request may carry (collector/limits.py). Over a count limit the
     # request is refused (413 / INVALID_ARGUMENT); over a per-record limit the record is
@@ -184,11 +112,6 @@ class CollectorSettings(StorageTokenSettings, CommonSettings):
     sampling_rate: float = Field(1.0, ge=0.0, le=1.0)
     cost_price_file: str = ""
 
-    @field_validator("flush_interval", "storage_timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: str | float) -> float:
-        return parse_duration(value)
-
     # OTLP ingest keys, `name:key` pairs (collector/keys.py); empty: ingest is open,
     # which production refuses.
     ingest_api_keys: str = Field("", repr=False)
@@ -208,19 +131,20 @@ class CollectorSettings(StorageTokenSettings, CommonSettings):
         return host or "0.0.0.0", int(port)  # noqa: S104 - containers listen on all interfaces
 
 
-class StorageSettings(StorageTokenSettings, CommonSettings):
-    """The storage service writes as the app role (DATABASE_URL is DATABASE_APP_URL); it
-    never holds the owner's credentials: migrations and retention are maintenance's."""
+class StorageSettings(StorageTokenSettings, AppDatabase, OpsPortSettings):
+    """The storage service writes as the app role (compose passes DATABASE_APP_URL as its
+    DATABASE_URL); it never holds the owner's credentials: migrations and retention are
+    maintenance's."""
 
     api_host: str = "0.0.0.0"  # noqa: S104 - containers listen on all interfaces
     api_port: int = 8080
 
     db_pool_min_size: int = Field(5, ge=1)
     db_pool_max_size: int = Field(20, ge=1)
-    db_pool_timeout: float = 30.0
+    db_pool_timeout: Duration = 30.0
 
     batch_size: int = Field(1000, ge=1)
-    flush_interval_secs: float = 0.005  # longest a partial batch waits for company
+    flush_interval_secs: Duration = 0.005  # longest a partial batch waits for company
     # Rows arrive as COPY text: COPY (into a staging table, then INSERT ... ON CONFLICT
     # DO NOTHING) is the only write method.
     write_method: Literal["copy"] = "copy"
@@ -232,16 +156,11 @@ class StorageSettings(StorageTokenSettings, CommonSettings):
     rejected_record_max_bytes: int = Field(64 * 1024, ge=256)
     writer_concurrency: int = Field(4, ge=1)  # transactions in flight per table
 
-    @field_validator("flush_interval_secs", "db_pool_timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: str | float) -> float:
-        return parse_duration(value)
-
     def insecure_defaults(self) -> list[str]:
         return super().insecure_defaults() + self._insecure_token()
 
 
-class MaintenanceSettings(CommonSettings):
+class MaintenanceSettings(DatabaseRoles, OwnerDatabase, OpsPortSettings):
     """`llm-observatory-maintenance`: the one service with the owner's URL (DATABASE_URL).
 
     It applies the migrations at start-up (RUN_MIGRATIONS), checks them again every
@@ -251,32 +170,20 @@ class MaintenanceSettings(CommonSettings):
 
     run_migrations: bool = True
     retention_days: int = Field(30, ge=0)  # 0 keeps data forever
-    maintenance_interval: float = Field(60.0, gt=0)
-    retention_interval: float = Field(3600.0, gt=0)
+    maintenance_interval: Duration = Field(60.0, gt=0)
+    retention_interval: Duration = Field(3600.0, gt=0)
     # How often the replicas' lag is read for /metrics (storage/replication.py).
-    replication_check_interval: float = Field(10.0, gt=0)
+    replication_check_interval: Duration = Field(10.0, gt=0)
     # Budgets (storage/budgets.py): the file, validated at start-up (empty: none), and
     # how often the spend is computed for /metrics and budget_status.
     budgets_file: str = ""
-    budget_interval: float = Field(60.0, gt=0)
+    budget_interval: Duration = Field(60.0, gt=0)
     # Deletions asked through the API (storage/deletion_requests.py): how often pending
     # ones are looked for, and rows per delete transaction (also the CLI's default).
-    deletion_poll_interval: float = Field(10.0, gt=0)
+    deletion_poll_interval: Duration = Field(10.0, gt=0)
     deletion_batch_size: int = Field(1000, ge=1, le=100_000)
     # The API's JWT_SECRET: the API signs deletion requests with a key derived from it.
     jwt_secret: str = Field(DEVELOPMENT_SECRETS["JWT_SECRET"], repr=False)
-
-    @field_validator(
-        "maintenance_interval",
-        "retention_interval",
-        "replication_check_interval",
-        "budget_interval",
-        "deletion_poll_interval",
-        mode="before",
-    )
-    @classmethod
-    def _duration(cls, value: str | float) -> float:
-        return parse_duration(value)
 
 
 class JwtSettings(CommonSettings):
@@ -327,12 +234,14 @@ class JwtSettings(CommonSettings):
         return super().weak_secrets()
 
 
-class ApiSettings(JwtSettings):
+class ApiSettings(JwtSettings, ReadonlyDatabase, RedisSettings, OpsPortSettings):
     host: str = "0.0.0.0"  # noqa: S104 - containers listen on all interfaces
     port: int = 8080
     cors_origins: str = "http://localhost:3000,http://localhost:8080"
     rate_limit_requests: int = Field(100, ge=1)
     rate_limit_window: int = Field(60, ge=1)  # seconds
+    # METRICS_ENABLED=false turns /metrics off, never /health (the healthcheck's).
+    metrics_enabled: bool = True
     graphql_enabled: bool = True
     # GraphiQL at /graphql, and introspection: both off unless set (production).
     graphql_playground: bool = False
@@ -351,18 +260,19 @@ class ApiSettings(JwtSettings):
     # stays within the server's 64 KiB even with every filter at its longest.
     max_cursor_length: int = Field(2_048, ge=256, le=4_096)
 
-    # The API reads with the read-only role: DATABASE_URL is DATABASE_READONLY_URL.
+    # The API reads with the read-only role (compose passes DATABASE_READONLY_URL as its
+    # DATABASE_URL).
     db_pool_min_size: int = Field(2, ge=1)
     db_pool_max_size: int = Field(10, ge=1)
-    db_pool_timeout: float = 10.0
-    # Seconds a read connection lives: after a replica came back, reads return to it.
-    db_pool_max_lifetime: float = Field(300.0, gt=0)
-    db_statement_timeout: float = 30.0  # seconds; a runaway query must not hold a connection
+    db_pool_timeout: Duration = 10.0
+    # How long a read connection lives: after a replica came back, reads return to it.
+    db_pool_max_lifetime: Duration = Field(300.0, gt=0)
+    db_statement_timeout: Duration = 30.0  # a runaway query must not hold a connection
     cache_ttl: int = Field(30, ge=1)  # seconds a usage answer is served from Redis
     # Redis is optional for answering: each call waits this long at most, and after a
     # failure the API stops trying for redis_retry_after seconds.
-    redis_timeout: float = 0.25
-    redis_retry_after: float = 5.0
+    redis_timeout: Duration = 0.25
+    redis_retry_after: Duration = 5.0
 
     # The web UI at / (api/ui): one administrator signs in with these; the session
     # cookie carries a token valid ui_session_ttl seconds (renewed while in use).
@@ -377,11 +287,6 @@ class ApiSettings(JwtSettings):
     # empty: api/ui/assets/node_modules next to the code (`invoke ui-assets`).
     ui_assets_dir: str = ""
 
-    @field_validator("db_pool_timeout", "db_statement_timeout", "redis_timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: str | float) -> float:
-        return parse_duration(value)
-
     @property
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
@@ -395,7 +300,7 @@ class ApiSettings(JwtSettings):
         return found
 
 
-class CliSettings(JwtSettings):
+class CliSettings(JwtSettings, DatabaseRoles, OwnerDatabase, RedisSettings):
     """`llm-observatory` (the CLI and the backup service). DATABASE_URL is the owner's URL:
     migrations, reset and restore change the schema."""
 
@@ -408,7 +313,7 @@ class CliSettings(JwtSettings):
     jaeger_health_url: str = "http://jaeger:14269/"
     # Checks whose failure makes `health` exit 1; the others (profiles) are reported only.
     health_required: str = "database,redis,collector,storage,api"
-    health_timeout: float = Field(3.0, gt=0)
+    health_timeout: Duration = Field(3.0, gt=0)
 
     backup_dir: str = "/backups"
     backup_keep_count: int = Field(7, ge=0)  # newest dumps kept; 0: no limit
@@ -423,7 +328,7 @@ class CliSettings(JwtSettings):
         return {name.strip() for name in self.health_required.split(",") if name.strip()}
 
 
-class PlaygroundSettings(CommonSettings):
+class PlaygroundSettings(OpsPortSettings):
     """sdk-playground: example LLM apps exporting to the collector at a steady rate."""
 
     playground_rate: float = Field(1.0, gt=0, le=1000)  # traces per second

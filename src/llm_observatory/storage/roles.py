@@ -7,19 +7,22 @@ without our init script (a managed database) still migrates.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
-APP_ROLE_DEFAULT = "llm_observatory_app"
-READONLY_ROLE_DEFAULT = "llm_observatory_readonly"
+from llm_observatory.core.connection_settings import DatabaseRoles
+
+
+def _role(field: str) -> str:
+    # Empty means the default role, as the init script reads it.
+    return getattr(DatabaseRoles(), field) or DatabaseRoles.model_fields[field].default
 
 
 def app_role() -> str:
-    return os.environ.get("DB_APP_USER") or APP_ROLE_DEFAULT
+    return _role("db_app_user")
 
 
 def readonly_role() -> str:
-    return os.environ.get("DB_READONLY_USER") or READONLY_ROLE_DEFAULT
+    return _role("db_readonly_user")
 
 
 def _literal(value: str) -> str:
