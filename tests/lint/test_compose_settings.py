@@ -15,12 +15,13 @@ import re
 
 import pytest
 
-from tests.support.compose_files import COMPOSE_FILES, ROOT, env_example, raw
+from tests.support.compose_files import COMPOSE_FILES, ROOT, env_example, raw, resolved
 from tests.support.settings_catalog import (
     READERS,
     SERVICE_SETTINGS,
     defaults,
     env_names,
+    environment,
     parsed,
     secret_file_names,
 )
@@ -213,3 +214,34 @@ def test_every_variable_passed_through_is_in_env_example():
     passed = {variable for _, _, variable, value in ENTRIES if value is None}
     missing = sorted(passed - documented)
     assert not missing, f".env.example does not document {missing}"
+
+
+@pytest.mark.parametrize(
+    ("service", "url"),
+    [
+        (
+            "maintenance",
+            "postgresql://postgres:postgres_dev_password@timescaledb:5432/llm_observatory",
+        ),
+        ("cli", "postgresql://postgres:postgres_dev_password@timescaledb:5432/llm_observatory"),
+        (
+            "storage",
+            "postgresql://llm_observatory_app:app_dev_password@timescaledb:5432/llm_observatory",
+        ),
+        (
+            "api",
+            "postgresql://llm_observatory_readonly:readonly_dev_password@timescaledb:5432/llm_observatory",
+        ),
+    ],
+)
+def test_the_stack_connects_each_service_as_its_role(service, url):
+    """What the base stack's service gets from `docker compose config` (no .env) makes
+    the URL of its role on the compose network."""
+    rendered = resolved(("docker-compose.yml",))["services"][service]["environment"]
+    cls = SERVICE_SETTINGS[service]
+    given = {name: value for name, value in rendered.items() if value is not None}
+    with environment(given):
+        settings = cls()
+    assert settings.database_url == url
+    if hasattr(settings, "redis_url"):
+        assert settings.redis_url == "redis://:redis_dev_password@redis:6379/0"
