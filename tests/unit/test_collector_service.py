@@ -286,6 +286,19 @@ async def test_declared_oversize_is_refused_before_reading(collector):
     assert receive.served == 0  # not one byte read
 
 
+async def test_a_body_of_exactly_the_limit_is_read_whole(collector):
+    pipeline, _ = collector
+    app = OtlpHttpApp(pipeline, IngestKeys(""))
+    receive = ChunkedReceive(chunks=MAX_BYTES // 4096)
+    headers = [
+        (b"content-type", b"application/x-protobuf"),
+        (b"content-length", str(MAX_BYTES).encode()),
+    ]
+    status, _ = await post(app, "/v1/traces", headers, receive)
+    assert status == 400  # read to the end, then refused as malformed protobuf (all zeros)
+    assert receive.served == MAX_BYTES // 4096
+
+
 async def test_undeclared_oversize_is_refused_while_streaming(collector):
     pipeline, _ = collector
     app = OtlpHttpApp(pipeline, IngestKeys(""))
