@@ -245,3 +245,31 @@ def test_the_stack_connects_each_service_as_its_role(service, url):
     assert settings.database_url == url
     if hasattr(settings, "redis_url"):
         assert settings.redis_url == "redis://:redis_dev_password@redis:6379/0"
+
+
+# .env.example's values where they are not the settings' defaults, and why.
+ENV_EXAMPLE_DIFFERS = {
+    "DB_HOST": "the database's name on the compose network",
+    "REDIS_HOST": "Redis's name on the compose network",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "the stack's Jaeger",
+    "COLLECTOR_PROCESSES": "what the stack runs",
+    "GRAPHQL_PLAYGROUND": "what the developer's stack runs",
+    "LOG_FORMAT": "a developer's .env: logs for humans",
+    "BACKUP_S3_PREFIX": "a prefix to start from once a bucket is set",
+    "BUDGETS_FILE": "the host file compose mounts, not the setting",
+}
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [(name, value) for name, value in env_example().items() if _reader_of(name)],
+)
+def test_env_example_shows_the_settings_defaults(variable, value):
+    cls = _reader_of(variable)
+    default = getattr(defaults(cls), env_names(cls)[variable])
+    if variable in ENV_EXAMPLE_DIFFERS:
+        assert parsed(cls, variable, value) != default, f"{variable}: no longer differs"
+        return
+    assert parsed(cls, variable, value) == default, (
+        f".env.example: {variable}={value} but {cls.__name__}'s default is {default!r}"
+    )
