@@ -164,6 +164,33 @@ def test_usage_covering_index_comes_and_goes_with_0002(database_factory) -> None
         assert conn.execute(index).fetchone() is None
 
 
+def test_content_columns_compress_with_lz4_from_0007(database_factory) -> None:
+    """0007: messages, attributes and bodies are compressed with lz4, on chunks too."""
+    url = database_factory()
+    compression = (
+        "SELECT a.attrelid::regclass::text, a.attcompression FROM pg_attribute a "
+        "JOIN pg_class c ON c.oid = a.attrelid "
+        "WHERE a.attname = 'input_messages' AND (c.relname = 'spans' OR c.relname LIKE '%chunk')"
+    )
+    migrate.upgrade(url, "0006")
+    with connect(url) as conn:
+        if not conn.execute(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        ).fetchone()[0]:
+            pytest.skip("this server is built without lz4")
+        conn.execute(
+            "INSERT INTO spans (start_time, end_time, duration_ms, trace_id, span_id, "
+            "service_name, name, kind) VALUES (now(), now(), 0, 't', 's', 'svc', 'n', 'internal')"
+        )
+    migrate.upgrade(url, "0007")
+    with connect(url) as conn:
+        methods = dict(conn.execute(compression).fetchall())
+    assert len(methods) >= 2 and set(methods.values()) == {"l"}, methods  # table and a chunk
+    migrate.downgrade(url, "0006")
+    with connect(url) as conn:
+        assert set(dict(conn.execute(compression).fetchall()).values()) == {"p"}
+
+
 def test_columns_match_records(migrated_url: str) -> None:
     with connect(migrated_url) as conn:
         for table, cls in (
