@@ -23,9 +23,11 @@ import psycopg.rows
 import pytest
 from psycopg import sql
 
+from llm_observatory.storage.roles import app_role, readonly_role
+
 ENV_VAR = "LLMO_TEST_DATABASE_URL"
-APP_ROLE = os.environ.get("DB_APP_USER") or "llm_observatory_app"
-READONLY_ROLE = os.environ.get("DB_READONLY_USER") or "llm_observatory_readonly"
+APP_ROLE = app_role()
+READONLY_ROLE = readonly_role()
 
 
 def url_with_database(url: str, database: str) -> str:

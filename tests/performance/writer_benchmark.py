@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import time
 import uuid
@@ -26,7 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from llm_observatory.core.rows import SPANS
 from llm_observatory.core.signals import TRACES
-from llm_observatory.storage import migrate
+from llm_observatory.storage import migrate, roles
 from llm_observatory.storage.writer import TableWriter
 from tests.support.span_records import realistic_spans
 
@@ -96,7 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", required=True, help="a superuser URL")
     args = parser.parse_args()
-    app_role = os.environ.get("DB_APP_USER", "llm_observatory_app")
+    app_role = roles.app_role()
     name = f"bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(args.database_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -6,13 +6,16 @@ import os
 
 import pytest
 
+from llm_observatory.core.settings import DEVELOPMENT_SECRETS
+from llm_observatory.storage.roles import app_role, readonly_role
+
 DB_USER = os.environ.get("DB_USER", "postgres")
-DB_PASSWORD = os.environ.get("DB_PASSWORD", "postgres_dev_password")
-APP_USER = os.environ.get("DB_APP_USER", "llm_observatory_app")
-APP_PASSWORD = os.environ.get("DB_APP_PASSWORD", "app_dev_password")
-RO_USER = os.environ.get("DB_READONLY_USER", "llm_observatory_readonly")
-RO_PASSWORD = os.environ.get("DB_READONLY_PASSWORD", "readonly_dev_password")
-REDIS_PASSWORD = os.environ.get("REDIS_PASSWORD", "redis_dev_password")
+DB_PASSWORD = os.environ.get("DB_PASSWORD", DEVELOPMENT_SECRETS["DB_PASSWORD"])
+APP_USER = app_role()
+APP_PASSWORD = os.environ.get("DB_APP_PASSWORD", DEVELOPMENT_SECRETS["DB_APP_PASSWORD"])
+RO_USER = readonly_role()
+RO_PASSWORD = os.environ.get("DB_READONLY_PASSWORD", DEVELOPMENT_SECRETS["DB_READONLY_PASSWORD"])
+REDIS_PASSWORD = os.environ.get("REDIS_PASSWORD", DEVELOPMENT_SECRETS["REDIS_PASSWORD"])
 REDIS_PORT = os.environ.get("REDIS_PORT", "6379")
 
 

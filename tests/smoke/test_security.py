@@ -24,6 +24,7 @@ import pytest
 from psycopg import sql
 
 from llm_observatory.core.settings import DEVELOPMENT_SECRETS
+from llm_observatory.storage.roles import app_role, readonly_role
 from tests.support.compose_stack import ROOT, Stack, env_example, free_port
 
 DB_NAME = os.environ.get("DB_NAME", "llm_observatory")
@@ -33,11 +34,11 @@ OWNER = (
     os.environ.get("DB_PASSWORD", "postgres_dev_password"),
 )
 APP = (
-    os.environ.get("DB_APP_USER", "llm_observatory_app"),
+    app_role(),
     os.environ.get("DB_APP_PASSWORD", "app_dev_password"),
 )
 READONLY = (
-    os.environ.get("DB_READONLY_USER", "llm_observatory_readonly"),
+    readonly_role(),
     os.environ.get("DB_READONLY_PASSWORD", "readonly_dev_password"),
 )
 GRAFANA_DB_PASSWORD = os.environ.get("GRAFANA_DB_PASSWORD", "grafana_dev_password")
