@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import pytest
 
-from llm_observatory.core.batching import BatchFailed, BatchQueue, QueueFull
+from llm_observatory.core.batching import BatchFailed, BatchQueue, QueueFull, row_queue
 
 
 def make_queue(handler, **overrides) -> BatchQueue:
@@ -226,4 +227,44 @@ async def test_batch_bytes_ends_a_batch_without_splitting_an_export():
     await asyncio.gather(blocker, *tasks)
     # 40 bytes per export: two fit in 100, a third would not; the 150-byte one goes alone
     assert batches == [[1], [30, 10, 30, 10], [30, 10, 30, 10], [30, 10], [150]]
+    await queue.stop()
+
+
+async def test_row_queue_takes_its_limits_from_the_settings_and_sizes_rows_by_length():
+    gate = asyncio.Event()
+    batches: list[list[str]] = []
+
+    async def handler(rows):
+        batches.append(list(rows))
+        await gate.wait()
+
+    settings = SimpleNamespace(
+        batch_size=2, max_queue_size=5, max_queue_bytes=100, batch_max_bytes=50
+    )
+    failures: list[int] = []
+    queue = row_queue(
+        "rows",
+        handler,
+        settings,
+        linger=0.0,
+        workers=1,
+        timeout=5.0,
+        on_depth=lambda depth: None,
+        on_failure=lambda size, error: failures.append(size),
+    )
+    assert (queue.batch_size, queue.max_items) == (2, 5)
+    queue.start()
+    blocker = asyncio.create_task(queue.submit(["b"]))
+    await asyncio.sleep(0.01)
+    with pytest.raises(QueueFull, match="1 of 100 bytes"):  # rows count their length
+        await queue.submit(["x" * 100])
+    with pytest.raises(QueueFull, match="items in flight"):  # max_queue_size
+        await queue.submit(["r"] * 5)
+    waiting = [asyncio.create_task(queue.submit(["y" * 30])) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    gate.set()
+    await asyncio.gather(blocker, *waiting)
+    # batch_max_bytes (50) keeps two 30-character rows apart
+    assert batches == [["b"], ["y" * 30], ["y" * 30], ["y" * 30]]
+    assert failures == []
     await queue.stop()
