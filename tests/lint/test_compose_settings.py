@@ -76,7 +76,6 @@ DELIBERATE = {
     ),
     ("docker-compose.prod.yml", "*", "ENVIRONMENT"): "production refuses development secrets",
     ("docker-compose.prod.yml", "*", "LOG_FORMAT"): "json for log shippers, whatever .env says",
-    ("docker-compose.prod.yml", "*", "LOG_LEVEL"): "info unless .env says",
     ("docker-compose.prod.yml", "api", "GRAPHQL_PLAYGROUND"): "no GraphiQL in production",
     ("docker-compose.swarm.yml", "api", "DB_READONLY_HOST"): (
         "Swarm runs read replicas: the API reads there first"
