@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -341,3 +342,27 @@ def test_prod_prometheus_has_no_lifecycle_api_and_otherwise_the_base_flags():
 def test_prod_turns_our_services_to_production():
     for name in ("storage", "maintenance", "collector", "api", "cli", "backup", "sdk-playground"):
         assert _services(PROD)[name]["environment"]["ENVIRONMENT"] == "production", name
+
+
+# docker-compose.test.yml includes the base file: after `-f docker-compose.yml` Compose
+# would merge the base a second time over the test settings (fixed ports, the data
+# volume back), silently. Nothing we ship may tell anyone to run that.
+DOUBLE_BASE = re.compile(
+    r"-f\s+docker-compose\.yml(?:\s+\\?\s*-f\s+\S+)*\s+\\?\s*-f\s+docker-compose\.test\.yml"
+)
+
+
+def _shipped_text_files() -> list:
+    patterns = ("*.md", "docs/**/*.md", "docker/**/*.md", "tests/**/*.py", "*.py", ".ci/*")
+    files = {path for pattern in patterns for path in ROOT.glob(pattern) if path.is_file()}
+    files |= set(COMPOSE_FILES)
+    return sorted(p for p in files if "node_modules" not in p.parts)
+
+
+def test_nothing_loads_the_base_file_before_the_test_file():
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in _shipped_text_files()
+        if path != Path(__file__) and DOUBLE_BASE.search(path.read_text(errors="replace"))
+    ]
+    assert not offenders, f"use `-f docker-compose.test.yml` alone: {offenders}"
