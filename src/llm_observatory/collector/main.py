@@ -78,6 +78,7 @@ def serve(settings: CollectorSettings, worker: int = 0) -> int:
         sockets = [_reuse_port_socket(settings.otlp_http_endpoint)] if shared else None
     except OSError as exc:
         log.error("listener failed to start", host=host, port=port, worker=worker, error=str(exc))
+        tracing.shutdown()  # as serve_until_stopped would
         return 1
     listeners = [
         Listener(
