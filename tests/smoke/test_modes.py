@@ -90,7 +90,8 @@ def test_prod_services_are_hardened(prod):
         assert host["RestartPolicy"]["Name"] == "always", service
         assert host["Memory"] > 0 and host["NanoCpus"] > 0, f"{service} has no limits"
         assert info["Config"]["User"] not in ("", "0", "root"), f"{service} runs as root"
-        env = dict(item.split("=", 1) for item in info["Config"]["Env"])
+        # A name without "=" is a variable compose passed through unset: not in the process.
+        env = dict(item.split("=", 1) for item in info["Config"]["Env"] if "=" in item)
         assert env["ENVIRONMENT"] == "production" and env["LOG_FORMAT"] == "json"
 
 
