@@ -1,4 +1,5 @@
-"""The dev, debug and prod modes, each started for real under its own project name.
+"""The dev, debug and prod modes and the test-runner, each started for real under its
+own project name (LLMO_TEST_PROJECT's, with the mode and a random suffix).
 
 Every published port is moved to a free one, so these stacks run beside any other.
 Grafana, Jaeger and pgAdmin have no image on machines without a registry, so only our
@@ -7,6 +8,7 @@ services and what they depend on are started.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -19,8 +21,10 @@ from pathlib import Path
 
 import pytest
 
+import tasks
 from llm_observatory.core.settings import DEVELOPMENT_SECRETS
 from tests.support.compose_stack import ROOT, Stack, env_example, free_port, process_start_time
+from tests.support.dev_source import copy_source
 from tests.support.otlp_builders import make_llm_span_request
 
 OUR_SERVICES = ("collector", "storage", "api")
@@ -43,17 +47,25 @@ def present(stack: Stack, names: tuple[str, ...]) -> list[str]:
     return [name for name in names if name in config["services"]]
 
 
+def project(mode: str) -> str:
+    return f"{tasks.project_name('test')}-{mode}-{uuid.uuid4().hex[:6]}"
+
+
 @pytest.fixture(scope="module")
 def mode_stack(request, docker):
-    """A stack in the mode the test module parametrises, torn down after the module."""
+    """A stack of one mode (plus extra compose files), torn down after the module."""
     stacks: list[Stack] = []
+    modes = pytest.MonkeyPatch()
 
-    def start(mode: str, extra_env: dict[str, str] | None = None) -> Stack:
-        stack = Stack(
-            mode,
-            project=f"llmo-mode-{mode}-{uuid.uuid4().hex[:6]}",
-            env={**free_ports(), **(extra_env or {})},
-        )
+    def start(
+        mode: str, extra_env: dict[str, str] | None = None, extra_files: tuple[str, ...] = ()
+    ) -> Stack:
+        name = mode
+        if extra_files:
+            # Stack runs a mode of tasks.py: this one is the mode's files and the extras.
+            name = f"{mode}+{uuid.uuid4().hex[:6]}"
+            modes.setitem(tasks.MODES, name, [*tasks.MODES[mode], *extra_files])
+        stack = Stack(name, project=project(mode), env={**free_ports(), **(extra_env or {})})
         stacks.append(stack)
         stack.up(*present(stack, OUR_SERVICES), build=True)
         return stack
@@ -62,6 +74,7 @@ def mode_stack(request, docker):
     for stack in stacks:
         if not os.environ.get("LLMO_KEEP_STACK"):
             stack.down()
+    modes.undo()
 
 
 # --- prod ---------------------------------------------------------------------------
@@ -199,21 +212,52 @@ def test_debug_services_still_serve(debug):
         assert health[service] == "healthy", health
 
 
+@pytest.fixture(scope="module")
+def debug_on_base(mode_stack) -> Stack:
+    """docker-compose.debug.yml on the base file alone: no dev overlay, nothing mounted."""
+    return mode_stack("debug-base")
+
+
+def test_debug_on_the_base_file_serves_and_speaks_dap(debug_on_base):
+    health = debug_on_base.service_health()
+    for service in present(debug_on_base, OUR_SERVICES):
+        assert health[service] == "healthy", health
+        response = dap_initialize(debug_on_base.port(service, DEBUG_PORTS[service]))
+        assert response["success"] is True, response
+    mounts = _inspect(debug_on_base, "collector")["Mounts"]
+    assert not [m for m in mounts if m["Destination"] == "/app/src"], mounts
+
+
 # --- dev ------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def dev(mode_stack) -> Stack:
-    return mode_stack("dev")
+def source_copy(tmp_path_factory):
+    """src/ copied out of the checkout: the dev stack mounts this, and tests edit it."""
+    return copy_source(tmp_path_factory.mktemp("dev-source"))
 
 
-def test_dev_reloads_a_service_when_its_source_is_saved(dev):
+@pytest.fixture(scope="module")
+def dev(mode_stack, source_copy) -> Stack:
+    return mode_stack("dev", extra_files=(str(source_copy.compose_file),))
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_dev_reloads_a_service_when_its_source_is_saved(dev, source_copy):
+    relative = "llm_observatory/collector/main.py"
+    checkout = ROOT / "src" / relative
+    untouched = _digest(checkout)
     metrics = dev.url("collector", 9090, "/metrics")
     before = process_start_time(metrics)
     assert before is not None
-    source = Path(ROOT, "src/llm_observatory/collector/service.py")
-    source.write_text(source.read_text())  # a save without a change
-    deadline = time.monotonic() + 30
+    # New code that says it runs: a line the restarted process prints when it imports.
+    marker = f"llmo-reload-{uuid.uuid4().hex}"
+    copy = source_copy.module(relative)
+    copy.write_text(copy.read_text() + f"\nprint({marker!r}, flush=True)\n")
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         now = process_start_time(metrics)
         if now is not None and now != before:
@@ -221,7 +265,10 @@ def test_dev_reloads_a_service_when_its_source_is_saved(dev):
         time.sleep(0.1)
     else:
         pytest.fail("the collector did not restart after its source was saved")
-    dev.wait_healthy("collector", timeout=30)
+    dev.wait_healthy("collector", timeout=60)
+    logs = dev.compose("logs", "--no-log-prefix", "collector").stdout
+    assert marker in logs, "the restarted collector does not run the saved code"
+    assert _digest(checkout) == untouched, "the test wrote into the checkout"
 
 
 def test_dev_publishes_database_and_redis_on_localhost(dev):
@@ -241,25 +288,39 @@ def test_dev_logs_are_pretty_not_json(dev):
 # --- test runner ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [("tests/unit/test_batching.py -q", 0), ("tests/unit/test_batching.py -k no_such_test", 5)],
-    ids=["passes", "no-tests"],
-)
-def test_test_runner_exit_code_reaches_the_caller(docker, args, expected):
-    """`up --abort-on-container-exit --exit-code-from test-runner` reports pytest's verdict."""
-    stack = Stack(
-        "test", project=f"llmo-runner-{uuid.uuid4().hex[:6]}", env={"TEST_RUNNER_ARGS": args}
-    )
+def _runner_stack(args: str) -> Stack:
+    return Stack("test-runner", project=project("runner"), env={"TEST_RUNNER_ARGS": args})
+
+
+def test_test_runner_exit_code_reaches_the_caller(docker):
+    """`up --abort-on-container-exit --exit-code-from test-runner test-runner` (invoke test
+    --in-docker) reports pytest's verdict: a passing selection exits 0."""
+    stack = _runner_stack("tests/unit/test_cli_tasks.py -q -k migrate -p no:cacheprovider")
     try:
         result = stack.compose(
-            "--profile", "runner", "up", "--build", "--abort-on-container-exit",
+            "up", "--build", "--abort-on-container-exit",
             "--exit-code-from", "test-runner", "test-runner",
             check=False,
         )  # fmt: skip
     finally:
         stack.down()
-    assert result.returncode == expected, result.stdout[-3000:]
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def test_the_test_file_runs_the_suite_alone_as_written(docker):
+    """`docker compose -f docker-compose.test.yml up --abort-on-container-exit`: the whole
+    test stack and the runner; everything stops when the runner is done, with its exit
+    code (5: pytest collected no tests), not a stack that keeps running."""
+    stack = _runner_stack("tests/unit/test_cli_tasks.py -q -k no_such_test -p no:cacheprovider")
+    assert tasks.MODES[stack.mode] == ["docker-compose.test.yml"]
+    try:
+        stack.compose("build", "test-runner")
+        result = stack.compose("up", "--abort-on-container-exit", check=False)
+        started = set(stack.service_health())
+    finally:
+        stack.down()
+    assert result.returncode == 5, result.stdout[-3000:] + result.stderr[-2000:]
+    assert {"test-runner", "timescaledb", "storage", "collector", "api"} <= started, started
 
 
 def test_dev_seeds_demo_data_once(dev):
