@@ -83,5 +83,5 @@ def test_servers_json_registers_the_compose_database():
 
 
 def test_the_test_overlay_gives_pgadmin_an_ephemeral_port():
-    overlay = raw(ROOT / "docker-compose.test.yml")["services"]["pgadmin"]
+    overlay = raw(ROOT / "docker-compose.test-stack.yml")["services"]["pgadmin"]
     assert overlay["ports"] == ["${BIND_ADDRESS:-127.0.0.1}:${TEST_PGADMIN_PORT:-}:80"]
