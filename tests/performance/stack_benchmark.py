@@ -1,4 +1,4 @@
-"""The plan's start-up and resource targets, measured on this machine (`invoke bench`).
+"""Start-up and resource figures against their targets, measured here (`invoke bench`).
 
     uv run python -m tests.performance.stack_benchmark [--skip-cold]
 
@@ -184,7 +184,7 @@ def main() -> None:
     )
     print(f"Services started: {', '.join(services)} and what they depend on")
     print()
-    print("| figure | measured | plan's target |")
+    print("| figure | measured | target |")
     print("| --- | --- | --- |")
     for name, value, target in rows:
         print(f"| {name} | {value} | {target} |")
