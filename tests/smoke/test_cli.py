@@ -7,19 +7,27 @@ stack's published database port, where that is simpler (seed, reset, health).
 
 from __future__ import annotations
 
+import asyncio
+import io
 import os
 import socket
 import subprocess
 import sys
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import httpx
 import psycopg
+import pyarrow.parquet as pq
 import pytest
 
 import tasks
 from llm_observatory.cli import main as cli
+from llm_observatory.cli.demo_data import DemoData
+from llm_observatory.cli.seed import seed
+from tests.support.compose_stack import compose_args
 
 COUNT_SQL = {
     table: f"SELECT count(*) FROM {table}" for table in ("spans", "metric_points", "log_records")
@@ -129,6 +137,40 @@ def test_reset_without_confirm_changes_nothing(stack, host_cli):
     in_stack = stack_cli(stack, "reset", check=False)
     assert in_stack.returncode == 1 and "reset --confirm" in in_stack.stderr
     assert snapshot(stack) == before
+
+
+def test_parquet_export_in_the_stack(stack):
+    """`export --format parquet` in the cli image (its `export` extra brings pyarrow),
+    streamed to stdout as `invoke export` does; the service images stay without it."""
+    suffix = f"-cli{uuid.uuid4().hex[:6]}"
+    asyncio.run(
+        seed(
+            stack.database_url(), 400, days=1, data=DemoData(seed=5, days=1, service_suffix=suffix)
+        )
+    )
+    start = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    with psycopg.connect(stack.database_url()) as conn:
+        service, expected = conn.execute(
+            "SELECT service_name, count(*) FROM spans WHERE service_name LIKE %s "
+            "GROUP BY 1 ORDER BY 2 DESC LIMIT 1",
+            (f"%{suffix}",),
+        ).fetchone()
+    command = [
+        *compose_args("test", stack.project),
+        *("--profile", "tools", "run", "--rm", "-T", "cli", "export", "--from", start),
+        *("--service", service, "--format", "parquet", "--output", "-"),
+    ]
+    result = subprocess.run(command, cwd=tasks.ROOT, capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    table = pq.read_table(io.BytesIO(result.stdout))
+    assert table.num_rows == expected > 0
+    assert set(table.column("service_name").to_pylist()) == {service}
+    without = stack.compose(
+        "run", "--rm", "-T", "--no-deps", "--entrypoint", "python", "storage",
+        "-c", "import pyarrow",
+        check=False,
+    )  # fmt: skip
+    assert without.returncode != 0 and "No module named 'pyarrow'" in without.stderr
 
 
 def _published_health(stack) -> dict[str, str]:
