@@ -150,7 +150,10 @@ def _state(info: Info) -> ApiState:
 
 
 async def _page(info: Info, ask: Callable[[ApiState, Q], Awaitable[Any]], query: Q) -> Any:
-    return await ask(_state(info), query)
+    try:
+        return await ask(_state(info), query)
+    except BadParameter as exc:  # a search while text search is off: a filter's field
+        raise _bad_input(BadParameter(f"filter.{exc.name}", exc.message)) from None
 
 
 @strawberry.type

@@ -2,8 +2,10 @@
 
 Every function takes the running API's state and a parsed query (api/params.py) and
 returns the answer models of api/schemas.py; `None` where the thing asked for does
-not exist. Parameters are checked when the query is parsed, so these never raise
-BadParameter; a database that is down or too slow raises psycopg.OperationalError.
+not exist. Parameters are checked when the query is parsed, so these raise
+BadParameter only for a search (`q`) on a stack whose text search is off
+(ENABLE_TEXT_SEARCH=false: without its index a search would read every message); a
+database that is down or too slow raises psycopg.OperationalError.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pydantic import TypeAdapter
 
 from llm_observatory.api.params import (
     USER_DETAIL_ITEMS,
+    BadParameter,
     LogQuery,
     SessionFilter,
     SessionQuery,
@@ -40,7 +43,13 @@ _MODELS = TypeAdapter(list[ModelSummary])
 _SERVICES = TypeAdapter(list[str])
 
 
+def _searchable(state: ApiState, q: str | None) -> None:
+    if q is not None and not state.settings.enable_text_search:
+        raise BadParameter("q", "text search is off on this stack (ENABLE_TEXT_SEARCH=false)")
+
+
 async def list_traces(state: ApiState, query: TraceQuery) -> TraceList:
+    _searchable(state, query.filter.q)
     return await trace_list.list_traces(state.database, query)
 
 
@@ -74,6 +83,7 @@ async def get_user(state: ApiState, user_id: str) -> UserDetail | None:
 
 
 async def list_logs(state: ApiState, query: LogQuery) -> LogList:
+    _searchable(state, query.filter.q)
     return await logs.list_logs(state.database, query)
 
 

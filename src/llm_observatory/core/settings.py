@@ -57,6 +57,17 @@ class OpsPortSettings(CommonSettings):
     metrics_port: int = Field(9090, ge=1, le=65535)
 
 
+class TextSearchSettings(CommonSettings):
+    """ENABLE_TEXT_SEARCH: the full-text indexes over prompts, completions and log bodies.
+
+    Maintenance creates or drops them (storage/search_indexes.py); the API answers `q=`
+    only while they exist. They are most of the database's cost of an LLM span at
+    ingest (docs/INGEST.md): an ingest-heavy stack that never searches turns them off.
+    """
+
+    enable_text_search: bool = True
+
+
 class StorageTokenSettings(SecretFileSettings):
     """The shared secret the collector presents to storage's ingest API."""
 
@@ -160,7 +171,7 @@ class StorageSettings(StorageTokenSettings, AppDatabase, OpsPortSettings):
         return super().insecure_defaults() + self._insecure_token()
 
 
-class MaintenanceSettings(DatabaseRoles, OwnerDatabase, OpsPortSettings):
+class MaintenanceSettings(DatabaseRoles, OwnerDatabase, TextSearchSettings, OpsPortSettings):
     """`llm-observatory-maintenance`: the one service with the owner's URL (DATABASE_URL).
 
     It applies the migrations at start-up (RUN_MIGRATIONS), checks them again every
@@ -234,7 +245,9 @@ class JwtSettings(CommonSettings):
         return super().weak_secrets()
 
 
-class ApiSettings(JwtSettings, ReadonlyDatabase, RedisSettings, OpsPortSettings):
+class ApiSettings(
+    JwtSettings, ReadonlyDatabase, RedisSettings, TextSearchSettings, OpsPortSettings
+):
     host: str = "0.0.0.0"  # noqa: S104 - containers listen on all interfaces
     port: int = 8080
     cors_origins: str = "http://localhost:3000,http://localhost:8080"

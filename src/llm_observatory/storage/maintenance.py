@@ -5,7 +5,8 @@ writes as the app role, the API and Grafana read as the read-only one. At start-
 applies the migrations under an advisory lock (RUN_MIGRATIONS; a failure exits 1, so
 compose keeps storage from starting on a half-made schema), then it is healthy. Every
 MAINTENANCE_INTERVAL it checks the schema again (a database recreated under the stack
-gets its tables back within that time) and every RETENTION_INTERVAL it enforces
+gets its tables back within that time) and keeps the full-text search indexes as
+ENABLE_TEXT_SEARCH says (storage/search_indexes.py) and every RETENTION_INTERVAL it enforces
 RETENTION_DAYS: a TimescaleDB policy where the licence allows, else it drops the old
 chunks itself. Every REPLICATION_CHECK_INTERVAL it exports how far behind each
 streaming replica is (storage/replication.py). Every BUDGET_INTERVAL it computes the
@@ -34,6 +35,7 @@ from llm_observatory.storage import budgets, deletion_requests
 from llm_observatory.storage.migrate import MigrationError, libpq_url, run_migrations_locked
 from llm_observatory.storage.replication import check_replication
 from llm_observatory.storage.retention import enforce_retention
+from llm_observatory.storage.search_indexes import keep_search_indexes
 
 log = get_logger("llm_observatory.maintenance")
 
@@ -63,6 +65,12 @@ class Maintenance:
             raise
         self.schema_ok = True
         SCHEMA_OK.set(1)
+        async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
+            changed = await keep_search_indexes(conn, self.settings.enable_text_search)
+        if changed:
+            log.info(
+                "text search indexes", enabled=self.settings.enable_text_search, changed=changed
+            )
 
     async def enforce_retention(self) -> None:
         async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:

@@ -18,6 +18,8 @@ from typing import Any
 from psycopg import sql
 from pydantic import BaseModel
 
+from llm_observatory.storage.search_indexes import LOG_WORDS_OF, MESSAGE_WORDS_OF
+
 # Field -> SQL expression, where the field is not simply the column of its name. `{t}`
 # is the table alias of the query.
 SPAN_EXPRESSIONS: dict[str, str] = {
@@ -42,23 +44,10 @@ LOG_EXPRESSIONS: dict[str, str] = {
     "severity_number": "{t}.severity_number::int",
 }
 
-# Words of prompts and completions, for `q`: the expression of the full-text index of
-# migration 0005 (spans_llm_search_idx), written exactly as there so the planner uses
-# it. Only string values are indexed (message text, tool arguments and results), not
-# JSON keys. Of the input, only the newest message (the call's prompt, or the tool
-# result it answers): the system prompt and the earlier turns repeat in every call of
-# a conversation and are indexed with the calls that wrote them; indexing them again
-# made ingest four times slower.
-MESSAGE_SEARCH_VECTOR = (
-    "(jsonb_to_tsvector('simple'::regconfig, coalesce(CASE jsonb_typeof({t}.input_messages) "
-    "WHEN 'array' THEN {t}.input_messages -> -1 ELSE {t}.input_messages END, 'null'::jsonb), "
-    "'[\"string\"]'::jsonb) || jsonb_to_tsvector('simple'::regconfig, "
-    "coalesce({t}.output_messages, 'null'::jsonb), '[\"string\"]'::jsonb))"
-)
-LOG_SEARCH_VECTOR = (
-    "jsonb_to_tsvector('simple'::regconfig, coalesce({t}.body, 'null'::jsonb), "
-    "'[\"string\"]'::jsonb)"
-)
+# Words of prompts and completions, and of log bodies, for `q`: the expressions of the
+# full-text indexes (storage/search_indexes.py), so the planner uses them.
+MESSAGE_SEARCH_VECTOR = MESSAGE_WORDS_OF
+LOG_SEARCH_VECTOR = LOG_WORDS_OF
 # websearch_to_tsquery takes any text: quotes, `or` and `-word` as in a web search,
 # and never fails on punctuation.
 SEARCH_QUERY = "websearch_to_tsquery('simple'::regconfig, %(q)s)"

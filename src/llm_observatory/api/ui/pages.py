@@ -58,9 +58,9 @@ async def _list_page(
     """A list page: its filters parsed (422 page if bad), one service call, its template."""
     try:
         query = parse(request.query_params)
+        page = await answer(api_state(request), query)
     except BadParameter as exc:
         return bad_request(request, exc, title)
-    page = await answer(api_state(request), query)
     return render(
         request,
         f"{title.lower()}.html",
