@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llm_observatory.api.params import (
     BadParameter,
@@ -17,6 +20,7 @@ from llm_observatory.api.params import (
     UsageQuery,
     UserQuery,
 )
+from llm_observatory.api.values import DATETIME_PATTERN
 
 
 def test_cursor_round_trips_time_and_trace_id_exactly():
@@ -291,3 +295,18 @@ def test_a_cursor_nested_deeper_than_json_parses_is_malformed():
     nested = base64.urlsafe_b64encode(b"[" * 3000 + b"]" * 3000).decode()
     with pytest.raises(BadParameter, match="malformed"):
         TraceQuery.parse(cursor=nested, max_cursor=len(nested))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(f"^{DATETIME_PATTERN}$", fullmatch=True))
+def test_a_time_the_schema_admits_is_parsed_or_refused_for_its_calendar(value):
+    # What OpenAPI declares of a time parameter is what parses, but for what a pattern
+    # cannot say: a day past its month's end, year 0, or an instant outside years
+    # 1-9999 once in UTC.
+    try:
+        TraceQuery.parse({"from": value})
+    except BadParameter as exc:
+        assert re.search(
+            r"day value is outside expected range|year 0 is out of range|out of range once in UTC",
+            exc.message,
+        ), (value, exc.message)

@@ -28,7 +28,12 @@ from llm_observatory.api.database import libpq_url
 from llm_observatory.api.guard import require_admin, require_client
 from llm_observatory.api.rest import ERRORS
 from llm_observatory.api.state import ApiState, api_state
-from llm_observatory.api.values import IsoDateTime, plain_text, utc_parameter
+from llm_observatory.api.values import (
+    TEXT_SCHEMA,
+    ZonedDateTime,
+    plain_text,
+    utc_parameter,
+)
 from llm_observatory.core.logging import get_logger
 from llm_observatory.storage import deletion, deletion_requests, export
 
@@ -123,7 +128,11 @@ async def budgets(request: Request) -> Response:
     return _json(await budget_list(api_state(request)))
 
 
-Text = Annotated[str | None, Query(min_length=1, max_length=MAX_VALUE), AfterValidator(plain_text)]
+Text = Annotated[
+    str | None,
+    Query(min_length=1, max_length=MAX_VALUE, json_schema_extra=TEXT_SCHEMA),
+    AfterValidator(plain_text),
+]
 
 
 def _utc(name: str, value: datetime | None) -> datetime | None:
@@ -136,7 +145,9 @@ def selector_query(
     conversation: Text = None,
     trace: Text = None,
     service: Text = None,
-    before: Annotated[IsoDateTime | None, Query(description="only data older than this")] = None,
+    before: Annotated[
+        ZonedDateTime | None, Query(description="only data older than this (with its zone)")
+    ] = None,
 ) -> deletion.Selector:
     if before is not None and before.tzinfo is None:
         raise HTTPException(422, detail="before: give a time zone (e.g. 2026-01-31T00:00:00Z)")
@@ -254,9 +265,9 @@ class _ExportSlots:
 
 
 def export_filter(
-    start: Annotated[IsoDateTime, Query(alias="from", description="inclusive")],
+    start: Annotated[ZonedDateTime, Query(alias="from", description="inclusive")],
     end: Annotated[
-        IsoDateTime | None, Query(alias="to", description="exclusive; default now")
+        ZonedDateTime | None, Query(alias="to", description="exclusive; default now")
     ] = None,
     service: Text = None,
     model: Text = None,

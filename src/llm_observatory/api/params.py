@@ -30,6 +30,7 @@ from pydantic import (
 
 from llm_observatory.api.cursor import MAX_CURSOR, MAX_CURSOR_CEILING, Cursor
 from llm_observatory.api.values import (
+    TEXT_SCHEMA,
     BadParameter,
     as_utc,
     datetime_schema,
@@ -140,7 +141,7 @@ def _severity(value: Any) -> Any:
 # Before-validators run last first: blank is none before anything else looks at it.
 # The JSON schemas say what is accepted: "" too (no filter), names of severities.
 Text = Annotated[
-    Annotated[str, Field(max_length=MAX_TEXT)] | None,
+    Annotated[str, Field(max_length=MAX_TEXT, json_schema_extra=TEXT_SCHEMA)] | None,
     BeforeValidator(_blank_is_none),
     AfterValidator(plain_text),
 ]
@@ -148,7 +149,7 @@ SearchText = Annotated[
     Annotated[str, Field(min_length=1, max_length=MAX_SEARCH)] | None,
     BeforeValidator(_blank_is_none),
     AfterValidator(plain_text),
-    WithJsonSchema({"type": "string", "maxLength": MAX_SEARCH}),
+    WithJsonSchema({"type": "string", "maxLength": MAX_SEARCH, **TEXT_SCHEMA}),
 ]
 Severity = Annotated[
     Annotated[int, Field(ge=1, le=24)] | None,

@@ -45,7 +45,7 @@ from llm_observatory.api.schemas import (
     UserList,
 )
 from llm_observatory.api.state import api_state
-from llm_observatory.api.values import IsoDateTime, plain_text
+from llm_observatory.api.values import TEXT_SCHEMA, IsoDateTime, plain_text
 
 ERRORS = {
     400: {"description": "A malformed HTTP request (e.g. a request line over 64 KiB)"},
@@ -64,7 +64,11 @@ PageCursor = Annotated[
         max_length=MAX_CURSOR_CEILING,
     ),
 ]
-Id = Annotated[str, Path(min_length=1, max_length=MAX_TEXT), AfterValidator(plain_text)]
+Id = Annotated[
+    str,
+    Path(min_length=1, max_length=MAX_TEXT, json_schema_extra=TEXT_SCHEMA),
+    AfterValidator(plain_text),
+]
 
 
 def page_query(query_type: type[PageQuery]) -> Callable[..., Any]:

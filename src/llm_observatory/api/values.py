@@ -13,10 +13,15 @@ from pydantic import BeforeValidator, WithJsonSchema
 
 # The times a request may write (ISO 8601, naive is UTC): what the OpenAPI schema
 # declares is what is accepted, so a unix timestamp ("1700000000"), which pydantic
-# would take, is refused like any other text.
-DATETIME_PATTERN = (
-    r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})?)?"
-)
+# would take, is refused like any other text. Each field is within its range, in ASCII
+# digits (Python's \d takes any script's), so a value the pattern admits is one the
+# parser takes, but for a day past its month's end, year 0, and an instant outside
+# years 1-9999 once in UTC.
+_DATE = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_TIME = r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?"
+_ZONE = r"([Zz]|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])"
+DATETIME_PATTERN = rf"{_DATE}([Tt ]{_TIME}{_ZONE}?)?"
+ZONED_DATETIME_PATTERN = rf"{_DATE}[Tt ]{_TIME}{_ZONE}"
 _DATETIME = re.compile(DATETIME_PATTERN)
 DATETIME_EXAMPLE = "2026-01-31T12:00:00Z"
 
@@ -52,6 +57,11 @@ def utc_parameter(name: str, value: datetime) -> datetime:
         raise BadParameter(name, str(exc)) from None
 
 
+# What the schemas say of every text parameter: no NUL (a lone surrogate cannot travel
+# in a URL, and JSON schema patterns cannot name one).
+TEXT_SCHEMA: dict[str, Any] = {"pattern": "^[^\\u0000]*$"}
+
+
 def plain_text(value: str | None) -> str | None:
     # PostgreSQL text holds neither NUL nor unpaired surrogates (which UTF-8 cannot
     # encode): refused here, they would be a database error.
@@ -74,11 +84,17 @@ def iso_datetime(value: Any) -> Any:
     return value
 
 
-def datetime_schema(blank: bool = False) -> dict[str, Any]:
-    """The JSON schema of a time parameter (`blank`: an empty value means none)."""
-    pattern = f"^({DATETIME_PATTERN})?$" if blank else f"^{DATETIME_PATTERN}$"
+def datetime_schema(blank: bool = False, zoned: bool = False) -> dict[str, Any]:
+    """The JSON schema of a time parameter (`blank`: an empty value means none;
+    `zoned`: a time zone is required)."""
+    pattern = ZONED_DATETIME_PATTERN if zoned else DATETIME_PATTERN
+    pattern = f"^({pattern})?$" if blank else f"^{pattern}$"
     return {"type": "string", "pattern": pattern, "examples": [DATETIME_EXAMPLE]}
 
 
 # A time parameter; in UTC after `as_utc` (its range is checked there).
 IsoDateTime = Annotated[datetime, BeforeValidator(iso_datetime), WithJsonSchema(datetime_schema())]
+# One that must name its zone (the API answers 422 for a naive one).
+ZonedDateTime = Annotated[
+    datetime, BeforeValidator(iso_datetime), WithJsonSchema(datetime_schema(zoned=True))
+]
