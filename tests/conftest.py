@@ -6,7 +6,13 @@ import os
 
 import pytest
 
-from tests.support.compose_stack import Stack, docker_available, missing_images, tasks
+from tests.support.compose_stack import (
+    Stack,
+    docker_available,
+    missing_images,
+    started,
+    worker_project,
+)
 
 
 def _require_docker() -> None:
@@ -35,14 +41,5 @@ def test_stack(docker, worker_id) -> Stack:
     Under pytest-xdist every worker gets a stack of its own (its project name ends in
     the worker id; host ports are ephemeral), so parallel workers share no state.
     """
-    project = None
-    if worker_id != "master":
-        project = f"{tasks.project_name('test')}-{worker_id}"
-    stack = Stack("test", project=project)
-    stack.down()  # a previous run killed mid-way must not leak state into this one
-    try:
-        stack.up(build=True)
+    with started(Stack("test", project=worker_project("", worker_id))) as stack:
         yield stack
-    finally:
-        if not os.environ.get("LLMO_KEEP_STACK"):
-            stack.down()

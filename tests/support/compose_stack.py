@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import tasks
@@ -191,3 +193,22 @@ class Stack:
             item["Service"]: item.get("Health") or item.get("State", "")
             for item in tasks._parse_ps_json(table)
         }
+
+
+def worker_project(name: str, worker_id: str) -> str:
+    """A project name of the test mode's, one per pytest-xdist worker: no shared state."""
+    project = f"{tasks.project_name('test')}{name}"
+    return project if worker_id == "master" else f"{project}-{worker_id}"
+
+
+@contextmanager
+def started(stack: Stack, *services: str) -> Iterator[Stack]:
+    """The stack up from scratch (a run killed mid-way leaves nothing behind), built,
+    healthy; down afterwards whatever happens, unless LLMO_KEEP_STACK is set."""
+    stack.down()
+    try:
+        stack.up(*services, build=True)
+        yield stack
+    finally:
+        if not os.environ.get("LLMO_KEEP_STACK"):
+            stack.down()
