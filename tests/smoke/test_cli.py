@@ -95,7 +95,7 @@ def test_migrate_run_in_the_stack_is_idempotent(stack):
 def test_seed_backup_reset_restore_round_trip(stack, host_cli):
     code, out, _ = host_cli("seed", "--count", "3000", "--days", "2", "--seed", "11")
     assert code == 0, out
-    assert "seeded 3000 spans" in out and "rows/s" in out
+    assert "seeded 3000 spans" in out and "spans/s" in out
     counts, usage = snapshot(stack)
     assert counts["spans"] >= 3000
     assert len(usage) >= 8 and any(row[5] for row in usage)
