@@ -1,6 +1,6 @@
 """The read replica in compose (profile replica): a streaming hot standby the API reads.
 
-A stack of its own (docker-compose.yml + .test.yml + compose.replica.yml): the primary on
+A stack of its own (docker-compose.yml + .test-stack.yml + compose.replica.yml): the primary on
 a volume so that it survives the restart below, timescaledb-replica made by
 docker/replica/entrypoint.sh, and the API reading through a libpq multi-host URL,
 replica first, with target_session_attrs=prefer-standby. Rows go in through storage's

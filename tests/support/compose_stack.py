@@ -1,7 +1,7 @@
 """Bring the isolated test stack up and down, and talk to it.
 
 Shared by the smoke, integration and end-to-end tests. The stack is the `test` mode of
-tasks.py (docker-compose.yml + docker-compose.test.yml under its own project name),
+tasks.py (docker-compose.yml + docker-compose.test-stack.yml under its own project name),
 so what the tests exercise is what `invoke up --mode test` starts.
 """
 
