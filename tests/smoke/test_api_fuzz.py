@@ -166,21 +166,27 @@ def _deletions(url: str, token: str) -> int:
     return len(response.json()["items"])
 
 
-def test_rest_api_survives_fuzzing_with_every_check(fuzz_url, settings, tmp_path):
+def _api_log(stack) -> str:
+    """The API's warnings and errors: why it answered 5xx (the answers say only an id)."""
+    lines = stack.compose("logs", "--no-color", "api", check=False).stdout.splitlines()
+    return "\n".join(line for line in lines if '"warning"' in line or '"error"' in line)[-8000:]
+
+
+def test_rest_api_survives_fuzzing_with_every_check(stack, fuzz_url, settings, tmp_path):
     token = _token(settings)
     deletions = _deletions(fuzz_url, token)
     code, output, _ = _schemathesis(f"{fuzz_url}/openapi.json", token, tmp_path / "rest.xml")
-    assert code == 0, output[-20000:]
+    assert code == 0, output[-20000:] + "\n--- the API's log ---\n" + _api_log(stack)
     assert re.search(r"Tested: 1\d", output), output[-3000:]  # every operation ran
     assert _deletions(fuzz_url, token) == deletions  # dry runs only
 
 
-def test_graphql_survives_fuzzing_with_every_check(fuzz_url, settings, tmp_path):
+def test_graphql_survives_fuzzing_with_every_check(stack, fuzz_url, settings, tmp_path):
     # Introspection is off in the stack (no playground): the SDL comes from the same code.
     sdl = tmp_path / "schema.graphql"
     sdl.write_text(make_schema(settings).as_str())
     code, output, _ = _schemathesis(
         str(sdl), _token(settings), tmp_path / "graphql.xml", "--url", f"{fuzz_url}/graphql"
     )
-    assert code == 0, output[-20000:]
+    assert code == 0, output[-20000:] + "\n--- the API's log ---\n" + _api_log(stack)
     assert "Tested: 10" in output, output[-3000:]  # every query field ran

@@ -23,7 +23,9 @@ SCHEMA = graphql.make_schema(ApiSettings(jwt_secret="s" * 32))._schema
 ANSWERS = [
     cls
     for _, cls in inspect.getmembers(schemas, inspect.isclass)
-    if issubclass(cls, BaseModel) and cls.__module__ == schemas.__name__
+    if issubclass(cls, BaseModel)
+    and cls.__module__ == schemas.__name__
+    and not cls.__name__.startswith("_")  # a base of answers (_Page), no answer itself
 ]
 
 

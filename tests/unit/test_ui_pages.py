@@ -572,3 +572,11 @@ def test_budgets_page_shows_spend_against_limit(monkeypatch, ui):
 
     monkeypatch.setattr(governance, "budget_list", none)
     assert "No budgets yet" in client.get("/budgets").text
+
+
+@pytest.mark.parametrize("path", ["/traces/a%00b", "/sessions/a%00b", "/users/" + "u" * 300])
+def test_an_id_the_database_cannot_hold_is_refused_before_any_query(ui, path):
+    client, calls = ui
+    response = client.get(path)
+    assert response.status_code == 422, response.text
+    assert not [name for name in calls.queries if name.startswith("get_")]

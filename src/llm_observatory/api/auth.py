@@ -14,7 +14,9 @@ delete data (DELETE /api/v1/data). A token without it reads, as before.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
@@ -93,26 +95,30 @@ def verify_token(token: str, settings: JwtSettings) -> str:
     return verify_principal(token, settings).subject
 
 
+# What a client is told of a token PyJWT refuses: the first entry its error is an
+# instance of (subclasses before their bases: InvalidSignatureError is a DecodeError).
+_REASONS: tuple[tuple[type[jwt.InvalidTokenError], Callable[[Any, JwtSettings], str]], ...] = (
+    (jwt.ExpiredSignatureError, lambda e, s: "the token has expired"),
+    (jwt.InvalidSignatureError, lambda e, s: "the token signature is not valid"),
+    (jwt.MissingRequiredClaimError, lambda e, s: f"the token has no {e.claim!r} claim"),
+    (jwt.InvalidAlgorithmError, lambda e, s: f"the token must be signed with {s.jwt_algorithm}"),
+    (jwt.InvalidAudienceError, lambda e, s: "the token's 'aud' claim is not this API's audience"),
+    (jwt.InvalidIssuerError, lambda e, s: "the token's 'iss' claim is not the expected issuer"),
+    (jwt.DecodeError, lambda e, s: "the token is malformed"),
+)
+
+
+def _why_invalid(exc: jwt.InvalidTokenError, settings: JwtSettings) -> str:
+    reason = next((why for kind, why in _REASONS if isinstance(exc, kind)), None)
+    return reason(exc, settings) if reason else f"the token is not valid: {exc}"
+
+
 def verify_principal(token: str, settings: JwtSettings) -> Principal:
     """The token's subject and scopes, or InvalidToken saying what is wrong with it."""
     try:
         claims = _decode(token, settings)
-    except jwt.ExpiredSignatureError as exc:
-        raise InvalidToken("the token has expired") from exc
-    except jwt.InvalidSignatureError as exc:
-        raise InvalidToken("the token signature is not valid") from exc
-    except jwt.MissingRequiredClaimError as exc:
-        raise InvalidToken(f"the token has no {exc.claim!r} claim") from exc
-    except jwt.InvalidAlgorithmError as exc:
-        raise InvalidToken(f"the token must be signed with {settings.jwt_algorithm}") from exc
-    except jwt.InvalidAudienceError as exc:
-        raise InvalidToken("the token's 'aud' claim is not this API's audience") from exc
-    except jwt.InvalidIssuerError as exc:
-        raise InvalidToken("the token's 'iss' claim is not the expected issuer") from exc
-    except jwt.DecodeError as exc:
-        raise InvalidToken("the token is malformed") from exc
     except jwt.InvalidTokenError as exc:
-        raise InvalidToken(f"the token is not valid: {exc}") from exc
+        raise InvalidToken(_why_invalid(exc, settings)) from exc
     except (jwt.PyJWTError, OverflowError, ValueError, TypeError) as exc:
         # A key PyJWT refuses (a configuration start-up should have refused), or a
         # signed claim too large to be a time: the client gets a 401, the log the reason.

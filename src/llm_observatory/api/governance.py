@@ -145,9 +145,7 @@ def selector_query(
     conversation: Text = None,
     trace: Text = None,
     service: Text = None,
-    before: Annotated[
-        ZonedDateTime | None, Query(description="only data older than this (with its zone)")
-    ] = None,
+    before: Annotated[ZonedDateTime | None, Query(description="only data older than this")] = None,
 ) -> deletion.Selector:
     if before is not None and before.tzinfo is None:
         raise HTTPException(422, detail="before: give a time zone (e.g. 2026-01-31T00:00:00Z)")

@@ -40,7 +40,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionResult, Info
 from strawberry.utils.str_converters import to_camel_case
 
-from llm_observatory.api import service
+from llm_observatory.api import schemas, service
 from llm_observatory.api.errors import safe_error
 from llm_observatory.api.graphql_arguments import NamedArgumentErrors
 from llm_observatory.api.graphql_http import describe_routes
@@ -58,6 +58,7 @@ from llm_observatory.api.params import (
     BadParameter,
     LogFilter,
     LogQuery,
+    PageQuery,
     SessionFilter,
     SessionQuery,
     TraceFilter,
@@ -67,30 +68,19 @@ from llm_observatory.api.params import (
     UserQuery,
     check_text,
 )
-from llm_observatory.api.schemas import (
-    LogList,
-    ModelSummary,
-    SessionDetail,
-    SessionList,
-    TraceDetail,
-    TraceList,
-    UsageRow,
-    UserDetail,
-    UserList,
-)
 from llm_observatory.api.state import ApiState, api_state
 from llm_observatory.api.ui.docs import OfflineGraphQLRouter
 from llm_observatory.core.settings import ApiSettings
 
-TraceDetailType = object_type(TraceDetail)
-TraceListType = object_type(TraceList)
-SessionDetailType = object_type(SessionDetail)
-SessionListType = object_type(SessionList)
-UserDetailType = object_type(UserDetail)
-UserListType = object_type(UserList)
-LogListType = object_type(LogList)
-UsageRowType = object_type(UsageRow)
-ModelSummaryType = object_type(ModelSummary)
+TraceDetailType = object_type(schemas.TraceDetail)
+TraceListType = object_type(schemas.TraceList)
+SessionDetailType = object_type(schemas.SessionDetail)
+SessionListType = object_type(schemas.SessionList)
+UserDetailType = object_type(schemas.UserDetail)
+UserListType = object_type(schemas.UserList)
+LogListType = object_type(schemas.LogList)
+UsageRowType = object_type(schemas.UsageRow)
+ModelSummaryType = object_type(schemas.ModelSummary)
 TraceFilterInput = input_type(TraceFilter)
 SessionFilterInput = input_type(SessionFilter)
 UserFilterInput = input_type(UserFilter)
@@ -156,6 +146,28 @@ async def _page(info: Info, ask: Callable[[ApiState, Q], Awaitable[Any]], query:
         raise _bad_input(BadParameter(f"filter.{exc.name}", exc.message)) from None
 
 
+def _page_field(
+    query_type: type[PageQuery], filter_input: Any, answer: Any, ask: Any, description: str
+) -> Any:
+    """A list's query field: filter, first, after; its answer one page."""
+
+    async def resolve(
+        info: Info, filter: Any = None, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
+    ) -> Any:
+        query = _parse(info, query_type.parse, filter, first, after)
+        return await _page(info, ask, query)
+
+    # strawberry reads the argument and answer types from the annotations.
+    resolve.__annotations__ = {
+        "info": Info,
+        "filter": filter_input | None,
+        "first": int,
+        "after": str | None,
+        "return": answer,
+    }
+    return strawberry.field(resolver=resolve, description=description)
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="One trace with its spans and log records; null if unknown.")
@@ -179,42 +191,32 @@ class Query:
     async def session(self, info: Info, session_id: str) -> SessionDetailType | None:  # type: ignore[valid-type]
         return await service.get_session(_state(info), _id("sessionId", session_id))
 
-    @strawberry.field(description="Sessions (conversation ids), most recently active first.")
-    async def sessions(
-        self,
-        info: Info,
-        filter: SessionFilterInput | None = None,  # type: ignore[valid-type]
-        first: int = DEFAULT_PAGE_SIZE,
-        after: str | None = None,
-    ) -> SessionListType:  # type: ignore[valid-type]
-        query = _parse(info, SessionQuery.parse, filter, first, after)
-        return await _page(info, service.list_sessions, query)
+    sessions = _page_field(
+        SessionQuery,
+        SessionFilterInput,
+        SessionListType,
+        service.list_sessions,
+        "Sessions (conversation ids), most recently active first.",
+    )
 
     @strawberry.field(description="One user's totals, recent sessions and traces; null if unknown.")
     async def user(self, info: Info, user_id: str) -> UserDetailType | None:  # type: ignore[valid-type]
         return await service.get_user(_state(info), _id("userId", user_id))
 
-    @strawberry.field(description="Users of the LLM calls, most recently active first.")
-    async def users(
-        self,
-        info: Info,
-        filter: UserFilterInput | None = None,  # type: ignore[valid-type]
-        first: int = DEFAULT_PAGE_SIZE,
-        after: str | None = None,
-    ) -> UserListType:  # type: ignore[valid-type]
-        query = _parse(info, UserQuery.parse, filter, first, after)
-        return await _page(info, service.list_users, query)
-
-    @strawberry.field(description="The applications' log records, newest first.")
-    async def logs(
-        self,
-        info: Info,
-        filter: LogFilterInput | None = None,  # type: ignore[valid-type]
-        first: int = DEFAULT_PAGE_SIZE,
-        after: str | None = None,
-    ) -> LogListType:  # type: ignore[valid-type]
-        query = _parse(info, LogQuery.parse, filter, first, after)
-        return await _page(info, service.list_logs, query)
+    users = _page_field(
+        UserQuery,
+        UserFilterInput,
+        UserListType,
+        service.list_users,
+        "Users of the LLM calls, most recently active first.",
+    )
+    logs = _page_field(
+        LogQuery,
+        LogFilterInput,
+        LogListType,
+        service.list_logs,
+        "The applications' log records, newest first.",
+    )
 
     @strawberry.field(description="LLM usage per time bucket and key (model|provider|service).")
     async def usage(

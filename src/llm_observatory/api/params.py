@@ -291,6 +291,7 @@ class PageQuery(Generic[F]):
 
     filter_model: ClassVar[type[_Filter]]
     kind: ClassVar[str]
+    sorted_by_client: ClassVar[bool] = False  # a sort and order of the client's (traces)
 
     @classmethod
     def parse(
@@ -303,12 +304,32 @@ class PageQuery(Generic[F]):
         filter_prefix: str = "",
         max_cursor: int = MAX_CURSOR,
     ) -> Self:
+        parsed, after = cls._page(filter, limit, cursor, names, filter_prefix, max_cursor)
+        return cls(parsed, limit, after)
+
+    @classmethod
+    def _page(
+        cls,
+        filter: Any,
+        limit: int,
+        cursor: str | None,
+        names: Mapping[str, str] | None,
+        filter_prefix: str,
+        max_cursor: int,
+        sort: str = "time",
+        order: str = "desc",
+    ) -> tuple[Any, Cursor | None]:
+        """The filter and the cursor, each value checked (in the order of the errors)."""
         name = _names(names)
         parsed = parse_filter(cls.filter_model, filter, filter_prefix)
         parsed.check(name)
+        kind, key_type = cls.kind, datetime
+        if cls.sorted_by_client:
+            one_of(name["sort"], sort, TRACE_SORTS)
+            one_of(name["order"], order, SORT_ORDERS)
+            kind, key_type = f"traces:{sort}:{order}", _TRACE_SORT_KEYS[sort]
         page_size(name["limit"], limit)
-        after = _cursor(cursor, name["cursor"], cls.kind, datetime, max_cursor)
-        return cls(parsed, limit, after)
+        return parsed, _cursor(cursor, name["cursor"], kind, key_type, max_cursor)
 
 
 class SessionQuery(PageQuery[SessionFilter]):
@@ -336,6 +357,7 @@ class TraceQuery(PageQuery[TraceFilter]):
     order: str = "desc"
 
     filter_model = TraceFilter
+    sorted_by_client = True
 
     @property
     def kind(self) -> str:  # type: ignore[override]
@@ -354,14 +376,9 @@ class TraceQuery(PageQuery[TraceFilter]):
         filter_prefix: str = "",
         max_cursor: int = MAX_CURSOR,
     ) -> TraceQuery:
-        name = _names(names)
-        parsed = parse_filter(TraceFilter, filter, filter_prefix)
-        parsed.check(name)
-        one_of(name["sort"], sort, TRACE_SORTS)
-        one_of(name["order"], order, SORT_ORDERS)
-        page_size(name["limit"], limit)
-        kind = f"traces:{sort}:{order}"
-        after = _cursor(cursor, name["cursor"], kind, _TRACE_SORT_KEYS[sort], max_cursor)
+        parsed, after = cls._page(
+            filter, limit, cursor, names, filter_prefix, max_cursor, sort, order
+        )
         return cls(parsed, limit, after, sort, order)
 
 

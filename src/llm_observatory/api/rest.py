@@ -7,6 +7,7 @@ rows, and is not converted again on the way out.
 
 # No `from __future__ import annotations`: FastAPI reads the annotations of the
 # dependencies made in `page_query` at run time, where they are closure variables.
+import inspect
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -52,6 +53,7 @@ ERRORS = {
     401: {"description": "Missing, malformed, expired or wrongly signed token"},
     422: {"description": "A parameter is not valid; the body names it"},
     429: {"description": "Rate limit exceeded; see Retry-After"},
+    503: {"description": "The database is unavailable or too slow; retry shortly"},
 }
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_client)], responses=ERRORS)
@@ -124,56 +126,83 @@ async def list_traces(
     return _json(await service.list_traces(api_state(request), query))
 
 
-@router.get(
+def _list_route(
+    path: str, query_type: type[PageQuery], answer: type[BaseModel], ask: Any, summary: str
+) -> None:
+    """GET one page of a list: its filters, limit and cursor."""
+
+    async def route(
+        request: Request, query: Annotated[query_type, Depends(page_query(query_type))]
+    ) -> Response:
+        return _json(await ask(api_state(request), query))
+
+    router.add_api_route(
+        path, route, response_model=answer, summary=summary, name=f"list_{path[1:]}"
+    )
+
+
+def _detail_route(
+    path: str, answer: type[BaseModel], ask: Any, what: str, summary: str, missing: str
+) -> None:
+    """GET one thing by its id (the path's one parameter); 404 naming what was asked for."""
+    key = path.rsplit("{", 1)[1].rstrip("}")
+
+    async def route(request: Request, **path_parameters: str) -> Response:
+        value = path_parameters[key]
+        return _found(await ask(api_state(request), value), what, value)
+
+    # FastAPI reads the parameters from the signature: the path's own name, checked as Id.
+    route.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(
+                "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request
+            ),
+            inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, annotation=Id),
+        ],
+        return_annotation=Response,
+    )
+    router.add_api_route(
+        path,
+        route,
+        response_model=answer,
+        summary=summary,
+        responses={404: {"description": missing}},
+        name=f"get_{key.removesuffix('_id')}",
+    )
+
+
+# In this order in the OpenAPI document: each list, then one of its items.
+_detail_route(
     "/traces/{trace_id}",
-    response_model=TraceDetail,
-    summary="One trace: its spans with every stored field, and its log records",
-    responses={404: {"description": "No span has this trace id"}},
+    TraceDetail,
+    service.get_trace,
+    "trace with trace_id",
+    "One trace: its spans with every stored field, and its log records",
+    "No span has this trace id",
 )
-async def get_trace(request: Request, trace_id: Id) -> Response:
-    trace = await service.get_trace(api_state(request), trace_id)
-    return _found(trace, "trace with trace_id", trace_id)
-
-
-@router.get("/sessions", response_model=SessionList, summary="Sessions (conversations)")
-async def list_sessions(
-    request: Request, query: Annotated[SessionQuery, Depends(page_query(SessionQuery))]
-) -> Response:
-    return _json(await service.list_sessions(api_state(request), query))
-
-
-@router.get(
+_list_route(
+    "/sessions", SessionQuery, SessionList, service.list_sessions, "Sessions (conversations)"
+)
+_detail_route(
     "/sessions/{session_id}",
-    response_model=SessionDetail,
-    summary="One session: its traces in time order, with their LLM calls' messages",
-    responses={404: {"description": "No LLM call has this conversation id"}},
+    SessionDetail,
+    service.get_session,
+    "session",
+    "One session: its traces in time order, with their LLM calls' messages",
+    "No LLM call has this conversation id",
 )
-async def get_session(request: Request, session_id: Id) -> Response:
-    return _found(await service.get_session(api_state(request), session_id), "session", session_id)
-
-
-@router.get("/users", response_model=UserList, summary="Users of the LLM calls")
-async def list_users(
-    request: Request, query: Annotated[UserQuery, Depends(page_query(UserQuery))]
-) -> Response:
-    return _json(await service.list_users(api_state(request), query))
-
-
-@router.get(
+_list_route("/users", UserQuery, UserList, service.list_users, "Users of the LLM calls")
+_detail_route(
     "/users/{user_id}",
-    response_model=UserDetail,
-    summary="One user: totals, recent sessions and recent traces",
-    responses={404: {"description": "No LLM call has this user id"}},
+    UserDetail,
+    service.get_user,
+    "user",
+    "One user: totals, recent sessions and recent traces",
+    "No LLM call has this user id",
 )
-async def get_user(request: Request, user_id: Id) -> Response:
-    return _found(await service.get_user(api_state(request), user_id), "user", user_id)
-
-
-@router.get("/logs", response_model=LogList, summary="The applications' log records, newest first")
-async def list_logs(
-    request: Request, query: Annotated[LogQuery, Depends(page_query(LogQuery))]
-) -> Response:
-    return _json(await service.list_logs(api_state(request), query))
+_list_route(
+    "/logs", LogQuery, LogList, service.list_logs, "The applications' log records, newest first"
+)
 
 
 @router.get("/usage", response_model=UsageList, summary="LLM usage per time bucket and key")

@@ -53,9 +53,15 @@ class TraceSummary(BaseModel):
     status: str = Field(description='"error" if any span of the trace failed, else "ok"')
 
 
-class TraceList(BaseModel):
-    items: list[TraceSummary]
+class _Page(BaseModel):
+    """A page of a list: its items (each list declares their type) and the next cursor."""
+
+    items: list[Any]
     next_cursor: str | None = Field(description=NEXT_CURSOR)
+
+
+class TraceList(_Page):
+    items: list[TraceSummary]
 
 
 class Span(BaseModel):
@@ -115,9 +121,8 @@ class LogRecord(BaseModel):
     pii_types: list[str]
 
 
-class LogList(BaseModel):
+class LogList(_Page):
     items: list[LogRecord] = Field(description="newest first")
-    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 class TraceDetail(BaseModel):
@@ -154,9 +159,8 @@ class SessionSummary(BaseModel):
     users: list[str] = Field(description="user ids of its calls (at most 20)")
 
 
-class SessionList(BaseModel):
+class SessionList(_Page):
     items: list[SessionSummary] = Field(description="most recently active first")
-    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 class SessionTrace(BaseModel):
@@ -185,9 +189,8 @@ class UserSummary(BaseModel):
     errors: int
 
 
-class UserList(BaseModel):
+class UserList(_Page):
     items: list[UserSummary] = Field(description="most recently active first")
-    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 class UserDetail(BaseModel):

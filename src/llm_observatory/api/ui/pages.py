@@ -3,13 +3,14 @@ answer models as REST and GraphQL) and renders its answer; nothing here runs SQL
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
 from llm_observatory.api import governance, service
-from llm_observatory.api.params import INTERVALS, MAX_TEXT, BadParameter, UsageQuery
+from llm_observatory.api.params import INTERVALS, BadParameter, UsageQuery
+from llm_observatory.api.rest import Id  # an id in a path: its length, no NUL
 from llm_observatory.api.state import api_state
 from llm_observatory.api.ui import charts, filters
 from llm_observatory.api.ui.render import render
@@ -18,7 +19,6 @@ from llm_observatory.api.ui.spanview import span_view
 from llm_observatory.api.ui.transcript import conversation
 from llm_observatory.api.ui.waterfall import rows
 
-Id = Annotated[str, Path(min_length=1, max_length=MAX_TEXT)]
 INTERVAL_LABELS = {"1m": "per minute", "1h": "per hour", "1d": "per day"}
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_session)])
@@ -72,6 +72,14 @@ async def _list_page(
     )
 
 
+def _detail_page(request: Request, kind: str, key: str, found: Any, **extra: Any) -> Response:
+    """A session's or user's page, or the page saying no LLM call has it."""
+    if found is None:
+        message = f"No LLM call has {kind.lower()} {key}."
+        return not_found(request, f"{kind} not found", message)
+    return render(request, f"{kind.lower()}.html", title=f"{kind} {key}", detail=found, **extra)
+
+
 @router.get("/")
 async def home() -> Response:
     return RedirectResponse("/traces", status_code=303)
@@ -122,15 +130,8 @@ async def sessions(request: Request) -> Response:
 @router.get("/sessions/{session_id}")
 async def session(request: Request, session_id: Id) -> Response:
     found = await service.get_session(api_state(request), session_id)
-    if found is None:
-        return not_found(request, "Session not found", f"No LLM call has session {session_id}.")
-    return render(
-        request,
-        "session.html",
-        title=f"Session {session_id}",
-        detail=found,
-        turns=conversation(found.traces),
-    )
+    turns = conversation(found.traces) if found is not None else None
+    return _detail_page(request, "Session", session_id, found, turns=turns)
 
 
 @router.get("/users")
@@ -143,9 +144,7 @@ async def users(request: Request) -> Response:
 @router.get("/users/{user_id}")
 async def user(request: Request, user_id: Id) -> Response:
     found = await service.get_user(api_state(request), user_id)
-    if found is None:
-        return not_found(request, "User not found", f"No LLM call has user {user_id}.")
-    return render(request, "user.html", title=f"User {user_id}", detail=found)
+    return _detail_page(request, "User", user_id, found)
 
 
 @router.get("/logs")
