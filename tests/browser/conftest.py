@@ -26,7 +26,10 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API runs an event loop on the main
+# thread while it lives, and every later test that calls asyncio.run() (the seeds of
+# the smoke and integration tests, in the same process) would fail.
+@pytest.fixture(scope="module")
 def playwright_driver():
     sync_api = pytest.importorskip("playwright.sync_api")
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
@@ -35,7 +38,7 @@ def playwright_driver():
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver):
     browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield browser
