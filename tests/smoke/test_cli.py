@@ -116,7 +116,12 @@ def test_seed_backup_reset_restore_round_trip(stack, host_cli):
         hypertables = conn.execute(
             "SELECT hypertable_name FROM timescaledb_information.hypertables ORDER BY 1"
         ).fetchall()
-        assert hypertables == [("log_records",), ("metric_points",), ("spans",)]
+        assert hypertables == [
+            ("log_records",),
+            ("metric_points",),
+            ("rejected_records",),
+            ("spans",),
+        ]
         assert conn.execute("SHOW timescaledb.restoring").fetchone()[0] == "off"
         assert conn.execute(
             "SELECT has_table_privilege(%s, 'spans', 'INSERT')",

@@ -139,6 +139,11 @@ _OWN_RELATIONS = """
           SELECT FROM pg_depend d
           WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'
       )
+      -- A serial or identity column's sequence (deletion_audit.id) goes with its table.
+      AND NOT (c.relkind = 'S' AND EXISTS (
+          SELECT FROM pg_depend d
+          WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i')
+      ))
 """
 _DROP = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE"}
 
