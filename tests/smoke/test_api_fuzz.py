@@ -77,6 +77,14 @@ def map_query(ctx, query):
 
 
 @schemathesis.hook
+def before_call(ctx, case, **kwargs):
+    # Every phase, not only generated cases (map_query): the coverage phase's requests
+    # reach the API too, and a real deletion would remove the test stack's data.
+    if case.method.upper() == "DELETE":
+        case.query = {**(case.query or {}), "dry_run": "true"}
+
+
+@schemathesis.hook
 def filter_failure(ctx, failure, case, response) -> bool:
     """False (drop it) for a valid request refused by a rule its schema cannot state."""
     if failure.code not in {"ST202", "ST206"}:  # a valid request rejected (REST, GraphQL)
@@ -127,6 +135,10 @@ def _schemathesis(location: str, token: str, report: Path, *args: str) -> tuple[
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
         "run", location, *args,
+        # Examples and fuzzing: schemathesis' coverage phase crashed inside its own
+        # negative-value generation on this schema (4.32.5), and its requests skip the
+        # map_query hook that keeps DELETE a dry run.
+        "--phases", "examples,fuzzing",
         "--checks", "all",
         "--max-examples", examples,
         "--header", f"Authorization: Bearer {token}",

@@ -77,9 +77,26 @@ def test_every_alert_rule_is_loaded_and_evaluates(stack):
     assert set(found) == expected
 
 
+def _send_failed_llm_call(stack) -> None:
+    """LLM calls, one of which failed: a labelled counter has no series before its first
+    sample (the collector's workers export through prometheus' multiprocess mode)."""
+    request = make_llm_span_request(4, spans_per_trace=1, service_name="metrics-errors")
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    span.status.code = span.status.STATUS_CODE_ERROR
+    span.attributes.add(key="error.type").value.string_value = "rate_limit_exceeded"
+    response = httpx.post(
+        stack.url("collector", 4318, "/v1/traces"),
+        content=request.SerializeToString(),
+        headers={"content-type": "application/x-protobuf"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+
+
 @pytest.fixture(scope="module")
 def exported(stack) -> dict[str, set[str]]:
     """Series names on each running service's /metrics, as Prometheus scrapes them."""
+    _send_failed_llm_call(stack)
     pages = {}
     for service in SCRAPED_SERVICES:
         response = httpx.get(stack.url(service, 9090, "/metrics"), timeout=10)

@@ -237,6 +237,7 @@ def test_a_fresh_init_logging_every_statement_logs_no_password(docker):
         "DB_APP_PASSWORD": f"app-{tag}-secret",
         "DB_READONLY_PASSWORD": f"readonly-{tag}-secret",
         "GRAFANA_DB_PASSWORD": f"grafana-{tag}-secret",
+        "DB_REPLICATION_PASSWORD": f"replication-{tag}-secret",
     }
     name = f"llmo-sec-init-{tag}"
     env = [f"--env={key}={value}" for key, value in passwords.items()]
@@ -276,7 +277,7 @@ def test_a_fresh_init_logging_every_statement_logs_no_password(docker):
             [*psql, "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'llm_observatory_%'"],
             capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
-        assert roles.strip() == "2"
+        assert roles.strip() == "3"  # app, read-only, replication
         for variable, password in passwords.items():
             assert password not in server_log, f"{variable} in the server log"
             assert password not in texts, f"{variable} in pg_stat_statements"

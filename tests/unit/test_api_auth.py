@@ -12,7 +12,13 @@ from llm_observatory.api.auth import InvalidToken, mint_token, verify_token
 from llm_observatory.core.settings import ApiSettings, CliSettings, InsecureConfiguration
 from llm_observatory.core.startup import load_settings
 
-NOW = int(time.time())
+
+def now() -> int:
+    # Read when a test runs, not at import: in the whole suite a module's tests run
+    # many minutes after collection, and a token "exp: now + 60" would have expired.
+    return int(time.time())
+
+
 SECRET = "unit-test-secret-" * 4
 SETTINGS = ApiSettings(jwt_secret=SECRET, jwt_expiration=900, jwt_max_lifetime=86400)
 # Production settings whose database and Redis secrets are fine.
@@ -50,11 +56,11 @@ def _encode(claims: dict, key: str | None = SETTINGS.jwt_secret, algorithm: str 
 @pytest.mark.parametrize(
     ("token", "reason"),
     [
-        (_encode({"sub": "x", "exp": NOW - 3600}), "expired"),
-        (_encode({"sub": "x", "exp": NOW + 600}, key="another-secret-" * 5), "signature"),
-        (_encode({"sub": "x", "exp": NOW + 600}, algorithm="HS512"), "HS256"),
-        (_encode({"sub": "x", "exp": NOW + 600}, key=None, algorithm="none"), "HS256"),
-        (_encode({"exp": NOW + 600}), "'sub'"),
+        (_encode({"sub": "x", "exp": now() - 3600}), "expired"),
+        (_encode({"sub": "x", "exp": now() + 600}, key="another-secret-" * 5), "signature"),
+        (_encode({"sub": "x", "exp": now() + 600}, algorithm="HS512"), "HS256"),
+        (_encode({"sub": "x", "exp": now() + 600}, key=None, algorithm="none"), "HS256"),
+        (_encode({"exp": now() + 600}), "'sub'"),
         (_encode({"sub": "x"}), "'exp'"),
         ("not-a-jwt", "malformed"),
         ("a.b.c", "malformed"),
@@ -128,32 +134,32 @@ def test_a_key_pyjwt_refuses_is_a_401_not_a_500():
 
 
 def test_a_token_valid_until_year_9999_is_refused():
-    token = _encode({"sub": "x", "iat": NOW, "exp": 253402300799})
+    token = _encode({"sub": "x", "iat": now(), "exp": 253402300799})
     with pytest.raises(InvalidToken, match="lifetime"):
         verify_token(token, SETTINGS)
 
 
 def test_without_iat_the_lifetime_counts_from_now():
     with pytest.raises(InvalidToken, match="lifetime"):
-        verify_token(_encode({"sub": "x", "exp": NOW + 2 * 86400}), SETTINGS)
-    assert verify_token(_encode({"sub": "x", "exp": NOW + 86400 - 60}), SETTINGS) == "x"
+        verify_token(_encode({"sub": "x", "exp": now() + 2 * 86400}), SETTINGS)
+    assert verify_token(_encode({"sub": "x", "exp": now() + 86400 - 60}), SETTINGS) == "x"
 
 
 def test_an_old_iat_makes_a_long_lifetime_even_when_exp_is_near():
-    token = _encode({"sub": "x", "iat": NOW - 3 * 86400, "exp": NOW + 60})
+    token = _encode({"sub": "x", "iat": now() - 3 * 86400, "exp": now() + 60})
     with pytest.raises(InvalidToken, match="lifetime"):
         verify_token(token, SETTINGS)
 
 
 def test_the_longest_lifetime_allowed_verifies():
-    token = _encode({"sub": "x", "iat": NOW, "exp": NOW + 86400})
+    token = _encode({"sub": "x", "iat": now(), "exp": now() + 86400})
     assert verify_token(token, SETTINGS) == "x"
 
 
 @pytest.mark.parametrize("exp", ["9999999999999", 1e300, True])
 def test_odd_exp_values_never_raise_anything_but_invalid_token(exp):
     with pytest.raises(InvalidToken):
-        verify_token(_encode({"sub": "x", "iat": NOW, "exp": exp}), SETTINGS)
+        verify_token(_encode({"sub": "x", "iat": now(), "exp": exp}), SETTINGS)
 
 
 def test_mint_refuses_a_ttl_over_the_max_lifetime():
@@ -194,13 +200,13 @@ def test_the_cli_mints_what_the_api_accepts():
     ids=["no-aud", "wrong-aud", "no-iss", "wrong-iss"],
 )
 def test_audience_and_issuer_are_checked_when_set(claims, reason):
-    token = _encode({"sub": "x", "iat": NOW, "exp": NOW + 60, **claims})
+    token = _encode({"sub": "x", "iat": now(), "exp": now() + 60, **claims})
     with pytest.raises(InvalidToken) as caught:
         verify_token(token, SCOPED)
     assert reason in str(caught.value)
 
 
 def test_without_an_audience_setting_a_token_for_another_audience_is_refused():
-    token = _encode({"sub": "x", "exp": NOW + 60, "aud": "llm-observatory-ui"})
+    token = _encode({"sub": "x", "exp": now() + 60, "aud": "llm-observatory-ui"})
     with pytest.raises(InvalidToken, match="audience"):
         verify_token(token, SETTINGS)

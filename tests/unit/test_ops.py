@@ -7,7 +7,18 @@ from prometheus_client import CollectorRegistry, Counter
 from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
+from llm_observatory.core import ops
+from llm_observatory.core.logging import get_logger
 from llm_observatory.core.ops import health_response, make_ops_app, run_health_checks
+
+
+@pytest.fixture(autouse=True)
+def _uncached_log(monkeypatch):
+    # The logging set-up caches each logger on first use, and a cached logger writes
+    # past capture_logs: once an earlier test in the same process has used ops' logger,
+    # these tests would see no events. A fresh one binds inside capture_logs.
+    monkeypatch.setattr(ops, "log", get_logger(ops.__name__))
+
 
 # What a failing dependency's exception says: host, role, address. /health is open.
 SECRET_DETAIL = 'connection to server at "db.internal" (10.0.0.7), user "llm_app" refused'
