@@ -30,20 +30,10 @@ from llm_observatory.cli.demo_data import DemoData
 from llm_observatory.cli.seed import seed
 from llm_observatory.core.settings import ApiSettings
 from tests.support.otlp_builders import key_values, simple_span, span_request
+from tests.support.waiting import wait_for
 
 SUFFIX = f"-gov{uuid.uuid4().hex[:6]}"
 TABLES = ("spans", "log_records", "metric_points")
-
-
-def wait_for(what: str, probe, timeout: float, interval: float = 1.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not within {timeout:g}s (last: {last!r})")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ its TimescaleDB data source uses.
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -22,23 +21,12 @@ from tests.support import monitoring_config as config
 from tests.support.compose_stack import Stack
 from tests.support.grafana_sql import ALL, QueryContext, Variable, render
 from tests.support.otlp_builders import make_llm_span_request
+from tests.support.waiting import wait_for
 
 SCRAPED_SERVICES = ("collector", "storage", "api", "maintenance")
 EXPECTED_JOBS = {"prometheus", "alertmanager", *SCRAPED_SERVICES}
 RO_USER = os.environ.get("DB_READONLY_USER", "llm_observatory_readonly")
 RO_PASSWORD = os.environ.get("DB_READONLY_PASSWORD", "readonly_dev_password")
-
-
-def wait_for(what: str, probe, timeout: float, interval: float = 1.0):
-    """Poll `probe` until it returns something truthy; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not within {timeout:g}s (last: {last!r})")
 
 
 def prometheus(stack: Stack, path: str, **params) -> dict:
