@@ -15,6 +15,10 @@ found once, up front, from the indexes on user and conversation ids (0005 for LL
 calls, 0006 for the other spans), into a temporary table: deleting a trace's first
 chunk must not hide it from the next one.
 
+The summaries of the traces deleted from (storage/trace_summaries.py) are rebuilt
+from what is left of them at the end, in one transaction: a trace deleted whole
+leaves the traces list, one that lost a service's spans is summarised without them.
+
 Deletion never blocks ingest: it walks each table chunk by chunk and each chunk an
 hour of rows at a time, deleting at most `batch_size` rows per transaction
 (`DELETE ... WHERE ctid = ANY(ARRAY(SELECT ctid ... LIMIT n))` on the chunk itself),
@@ -42,6 +46,7 @@ from psycopg.rows import tuple_row
 from llm_observatory.core.conventions import CONVERSATION_KEYS, USER_KEYS
 from llm_observatory.core.settings import MaintenanceSettings
 from llm_observatory.core.signals import LOGS, METRICS, TRACES
+from llm_observatory.storage import trace_summaries
 
 # Spans first, then the log records of their traces, then metric points: the order
 # counts are reported in.
@@ -58,6 +63,7 @@ SLICE = timedelta(hours=1)
 LOCK_TIMEOUT = "2s"
 LOCK_RETRIES = 5
 TRACES_TABLE = "llmo_deletion_traces"
+TOUCHED_TABLE = "llmo_deletion_touched"
 
 Criterion = Literal["user", "conversation", "trace", "service"]
 
@@ -277,14 +283,37 @@ class Deleter:
             raise ValueError("Deleter needs an autocommit connection (a transaction per batch)")
         self.conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
         traces = self._collect_traces()
-        for table in TABLES:
-            where, params = row_predicate(self.selector, table, traces, [])
-            for chunk in self._chunks(table):
-                self._chunk(table, chunk, where, params)
-        self.conn.execute(
-            sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(sql.Identifier(TRACES_TABLE))
-        )
+        touched = self._collect_touched(traces)
+        try:
+            for table in TABLES:
+                where, params = row_predicate(self.selector, table, traces, [])
+                for chunk in self._chunks(table):
+                    self._chunk(table, chunk, where, params)
+        finally:
+            # Also after a failure: the traces deleted from until then are summarised
+            # as what is left of them.
+            with self.conn.transaction():
+                for statement in trace_summaries.rebuild_sql(touched):
+                    self.conn.execute(statement)
+        for name in (TRACES_TABLE, TOUCHED_TABLE):
+            self.conn.execute(
+                sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(sql.Identifier(name))
+            )
         return dict(self.deleted)
+
+    def _collect_touched(self, traces: sql.Composable) -> sql.Composable:
+        """The traces whose summaries the deletion changes (storage/trace_summaries.py):
+        those selected, or those with a span of the service."""
+        table = sql.Identifier(TOUCHED_TABLE)
+        self.conn.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(table))
+        self.conn.execute(sql.SQL("CREATE TEMP TABLE {} (trace_id text PRIMARY KEY)").format(table))
+        if self.selector.by_identity:
+            query, params = traces, []
+        else:
+            where, params = row_predicate(self.selector, "spans", traces, [])
+            query = sql.SQL("SELECT DISTINCT trace_id FROM spans WHERE {}").format(where)
+        self.conn.execute(sql.SQL("INSERT INTO {} {}").format(table, query), params)
+        return sql.SQL("SELECT trace_id FROM pg_temp.{}").format(table)
 
     def _collect_traces(self) -> sql.Composable:
         table = sql.Identifier(TRACES_TABLE)

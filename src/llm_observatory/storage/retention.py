@@ -14,6 +14,8 @@ RETENTION_DAYS and RETENTION_DAYS + 1 days. Both paths need the owner of the tab
 (DB_USER, the migration user): the app role may not drop chunks or manage jobs.
 ``llm_usage_hourly`` keeps no data of its own on the Apache path (it is a view); on the
 licensed path it is a continuous aggregate whose materialised hours outlive raw spans.
+``trace_summaries`` is no hypertable: after either path, the summaries of traces whose
+spans are all gone are deleted (``expire_trace_summaries``).
 
 The functions take a ``psycopg.AsyncConnection`` (the maintenance service's) and open
 (or nest in) a transaction themselves.
@@ -87,6 +89,13 @@ async def retention_mode(conn: psycopg.AsyncConnection) -> RetentionMode:
     return _mode(await licence(conn))
 
 
+# No span left: every summary goes.
+EXPIRE_SUMMARIES_SQL = (
+    "DELETE FROM trace_summaries WHERE last_seen < "
+    "coalesce((SELECT min(start_time) FROM spans), 'infinity'::timestamptz)"
+)
+
+
 async def apply_retention(conn: psycopg.AsyncConnection, days: int) -> int:
     """Drop chunks wholly older than `days` from each hypertable; returns chunks dropped."""
     days = _check_days(days)
@@ -114,10 +123,21 @@ async def ensure_retention_policy(conn: psycopg.AsyncConnection, days: int) -> N
                 await conn.execute(statement, params)
 
 
+async def expire_trace_summaries(conn: psycopg.AsyncConnection) -> int:
+    """Delete the summaries of traces whose spans retention dropped (in either mode):
+    those whose last span started before the oldest span left."""
+    cur = await conn.execute(EXPIRE_SUMMARIES_SQL)
+    return max(cur.rowcount, 0)
+
+
 async def enforce_retention(conn: psycopg.AsyncConnection, days: int) -> tuple[RetentionMode, int]:
     """Policy where licensed, else drop now: (mode, chunks dropped)."""
     mode = await retention_mode(conn)
     if mode == "policy":
         await ensure_retention_policy(conn, days)
-        return mode, 0
-    return mode, await apply_retention(conn, days)
+        dropped = 0
+    else:
+        dropped = await apply_retention(conn, days)
+    if days:
+        await expire_trace_summaries(conn)
+    return mode, dropped

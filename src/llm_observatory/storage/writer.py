@@ -18,6 +18,9 @@ when the error names no row (the merge's), until every row that fails has failed
 Those rows are kept in `rejected_records` with the database's reason; the rest commit.
 Any other error (connection lost, timeout, permissions) fails the whole batch for a
 retry: it is not the data's fault.
+
+A batch of spans also merges the summaries of their traces (storage/trace_summaries.py)
+in its transaction: a span is listed with its trace exactly when it is stored.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from llm_observatory.core.batching import Refusal
 from llm_observatory.core.signals import LOGS, SIGNALS, TRACES, Signal
+from llm_observatory.storage import trace_summaries
 
 _DATA_ERROR_CLASSES = ("22", "23", "54")
 _COPY_LINE = re.compile(r"\bCOPY \S+, line (\d+)")
@@ -83,6 +87,8 @@ class TableWriter:
         self._copy_direct = signal.table.copy_sql(signal.table.table)
         self._merge = signal.table.merge_sql()
         self._ingest_key_field = signal.table.column_names.index("ingest_key")
+        # Every writer of spans keeps their traces' summaries: none can bypass them.
+        self._summarise = signal is TRACES
 
     async def write(self, records: Iterable[Any]) -> int:
         """Encode and write records (the CLI's seed, tests); return the rows inserted."""
@@ -127,6 +133,7 @@ class TableWriter:
             async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 async with cur.copy(self._copy_direct) as copy:
                     await copy.write(payload)
+                await self._copied(cur, rows)
                 return len(rows)
         except psycopg.errors.UniqueViolation:
             pass  # a retried export: the staged path skips what is already there
@@ -134,8 +141,28 @@ class TableWriter:
             await cur.execute(self._create_staging)
             async with cur.copy(self._copy) as copy:
                 await copy.write(payload)
+            return await self._merged(cur)
+
+    async def _copied(self, cur: psycopg.AsyncCursor, rows: list[bytes]) -> None:
+        """After `rows` were copied into the table, in the same transaction: spans'
+        trace summaries (storage/trace_summaries.py)."""
+        if self._summarise:
+            await cur.execute(trace_summaries.CREATE_PARTS_SQL)
+            async with cur.copy(trace_summaries.COPY_PARTS_SQL) as copy:
+                await copy.write(trace_summaries.parts(rows))
+            await cur.execute(trace_summaries.MERGE_PARTS_SQL)
+
+    async def _merged(self, cur: psycopg.AsyncCursor) -> int:
+        """Merge the staging table into the table; the rows inserted (and, for spans,
+        summarised)."""
+        if not self._summarise:
             await cur.execute(self._merge)
             return max(cur.rowcount, 0)
+        await cur.execute(trace_summaries.CREATE_PARTS_SQL)
+        await cur.execute(trace_summaries.staged_parts_sql(self._merge))
+        inserted = max(cur.rowcount, 0)
+        await cur.execute(trace_summaries.MERGE_PARTS_SQL)
+        return inserted
 
     async def _keep_rejected(self, rows: Sequence[bytes], refused: list[Refusal]) -> None:
         limit = self.max_record_bytes
@@ -151,11 +178,6 @@ class TableWriter:
             await cur.executemany(REJECTED_INSERT, values)
 
 
-def writers(pool: AsyncConnectionPool, max_record_bytes: int) -> dict[str, TableWriter]:
-    """One writer per signal of core.signals."""
-    return {name: TableWriter(pool, signal, max_record_bytes) for name, signal in SIGNALS.items()}
-
-
 class SpanWriter(TableWriter):
     def __init__(self, pool: AsyncConnectionPool, max_record_bytes: int = 65536) -> None:
         super().__init__(pool, TRACES, max_record_bytes)
@@ -164,3 +186,8 @@ class SpanWriter(TableWriter):
 class LogRecordWriter(TableWriter):
     def __init__(self, pool: AsyncConnectionPool, max_record_bytes: int = 65536) -> None:
         super().__init__(pool, LOGS, max_record_bytes)
+
+
+def writers(pool: AsyncConnectionPool, max_record_bytes: int) -> dict[str, TableWriter]:
+    """One writer per signal of core.signals."""
+    return {name: TableWriter(pool, signal, max_record_bytes) for name, signal in SIGNALS.items()}

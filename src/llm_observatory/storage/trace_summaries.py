@@ -1,0 +1,215 @@
+"""One row per trace: its root, its totals and the values its spans are filtered by.
+
+The traces list filters by what some span of a trace has (a model, a user, an error)
+and sorts by what only the whole trace has (its cost). Over `spans` that meant
+reading every span of every candidate trace: over 1,000,000 spans a cost sort took
+1-3 s. `trace_summaries` holds the answer per trace, kept by storage's writer in the
+transaction that stores the spans, so the list reads one indexed row per trace and
+is exact the moment spans are committed.
+
+Kept how: the writer copies a few fields of each span row it stores (PARTS, verbatim
+from the COPY text, nothing decoded) into a temporary table and merges their
+aggregate into `trace_summaries` (UPSERT). Counts and sums add up; the root is the
+earliest span without a parent (it may arrive after its children); the value sets
+(models, providers, users, conversations of the LLM calls) are unions of at most
+MAX_VALUES each, so one hostile trace with a million distinct user ids stays one
+small row (it is then found by its first MAX_VALUES values only). Rows are merged in
+trace id order, so concurrent writers never deadlock on them.
+
+The same aggregate rebuilds the rows of chosen traces from `spans` (`rebuild_sql`):
+after a deletion, and for the data already stored when migration 0008 ran. Retention
+deletes the rows of traces whose spans it dropped (storage/retention.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from psycopg import sql
+
+from llm_observatory.core.rows import SPANS
+
+TABLE = "trace_summaries"
+PARTS_TABLE = "_llmo_trace_parts"
+MAX_VALUES = 64
+
+# The spans columns a summary is made of, copied from each stored span.
+PARTS = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "start_time",
+    "end_time",
+    "duration_ms",
+    "service_name",
+    "name",
+    "status_code",
+    "is_llm",
+    "model",
+    "provider",
+    "user_id",
+    "conversation_id",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+)
+_POSITIONS = tuple(SPANS.column_names.index(name) for name in PARTS)
+_SPLITS = max(_POSITIONS) + 1  # fields split off a row; the rest (messages) stays whole
+
+# The root span's columns in a summary, as (summary column, spans column).
+ROOT = (
+    ("root_span_id", "span_id"),
+    ("root_name", "name"),
+    ("service_name", "service_name"),
+    ("start_time", "start_time"),
+    ("duration_ms", "duration_ms"),
+)
+
+
+def _tokens(total: str) -> str:
+    # Token counts are the client's numbers: a sum beyond bigint is held at its maximum
+    # rather than failing the batch that carries it.
+    return f"least(coalesce({total}, 0), {2**63 - 1})::bigint"
+
+
+# Summary column -> (its aggregate over spans `p`, how a stored row and a new one merge).
+TOTALS: dict[str, tuple[str, str]] = {
+    "first_seen": ("min(p.start_time)", "least(t.first_seen, EXCLUDED.first_seen)"),
+    "last_seen": ("max(p.start_time)", "greatest(t.last_seen, EXCLUDED.last_seen)"),
+    "last_end": ("max(p.end_time)", "greatest(t.last_end, EXCLUDED.last_end)"),
+    "span_count": ("count(*)::int", "t.span_count + EXCLUDED.span_count"),
+    "llm_calls": (
+        "(count(*) FILTER (WHERE p.is_llm))::int",
+        "t.llm_calls + EXCLUDED.llm_calls",
+    ),
+    "input_tokens": (
+        _tokens("sum(p.input_tokens) FILTER (WHERE p.is_llm)"),
+        _tokens("t.input_tokens::numeric + EXCLUDED.input_tokens"),
+    ),
+    "output_tokens": (
+        _tokens("sum(p.output_tokens) FILTER (WHERE p.is_llm)"),
+        _tokens("t.output_tokens::numeric + EXCLUDED.output_tokens"),
+    ),
+    "cost_usd": (
+        "coalesce(sum(p.cost_usd) FILTER (WHERE p.is_llm), 0)",
+        "t.cost_usd + EXCLUDED.cost_usd",
+    ),
+    "has_error": (
+        "coalesce(bool_or(p.status_code = 'error'), false)",
+        "t.has_error OR EXCLUDED.has_error",
+    ),
+}
+# Summary column -> the spans column whose values (of LLM calls) it holds.
+VALUE_SETS = {
+    "models": "model",
+    "providers": "provider",
+    "user_ids": "user_id",
+    "conversation_ids": "conversation_id",
+}
+
+
+def _value_set(column: str) -> str:
+    return (
+        f"coalesce((array_agg(DISTINCT p.{column}) "
+        f"FILTER (WHERE p.is_llm AND p.{column} IS NOT NULL))[1:{MAX_VALUES}], '{{}}')"
+    )
+
+
+def _merge_set(name: str) -> str:
+    # Nearly always the stored set holds the new values already: keep it as it is.
+    return (
+        f"CASE WHEN t.{name} @> EXCLUDED.{name} THEN t.{name} ELSE (ARRAY(SELECT DISTINCT v "
+        f"FROM unnest(t.{name} || EXCLUDED.{name}) v ORDER BY v))[1:{MAX_VALUES}] END"
+    )
+
+
+COLUMNS = (
+    "trace_id",
+    *(name for name, _ in ROOT),
+    *TOTALS,
+    *VALUE_SETS,
+)
+
+
+def _aggregate() -> tuple[str, str]:
+    """The summaries of spans: the SQL before and after the relation they are read from
+    (one with spans' column names)."""
+    root = ", ".join(f"r.{column} AS {name}" for name, column in ROOT)
+    totals = ", ".join(f"{agg} AS {name}" for name, (agg, _) in TOTALS.items())
+    sets = ", ".join(f"{_value_set(column)} AS {name}" for name, column in VALUE_SETS.items())
+    summed = ", ".join(f"totals.{n}" for n in (*TOTALS, *VALUE_SETS))
+    before = f"WITH p AS (SELECT {', '.join(PARTS)} FROM "
+    after = (
+        f"), totals AS (SELECT p.trace_id, {totals}, {sets} FROM p GROUP BY p.trace_id), "
+        "roots AS (SELECT DISTINCT ON (p.trace_id) p.* FROM p WHERE p.parent_span_id IS NULL "
+        "ORDER BY p.trace_id, p.start_time, p.span_id) "
+        f"SELECT totals.trace_id, {root}, {summed} "
+        "FROM totals LEFT JOIN roots r ON r.trace_id = totals.trace_id ORDER BY totals.trace_id"
+    )
+    return before, after
+
+
+def _merge() -> str:
+    # The new root wins when it is earlier (or the first root seen).
+    earlier = (
+        "EXCLUDED.start_time IS NOT NULL AND (t.start_time IS NULL OR "
+        "(EXCLUDED.start_time, EXCLUDED.root_span_id) < (t.start_time, t.root_span_id))"
+    )
+    sets = [
+        *(
+            f"{name} = CASE WHEN {earlier} THEN EXCLUDED.{name} ELSE t.{name} END"
+            for name, _ in ROOT
+        ),
+        *(f"{name} = {merge}" for name, (_, merge) in TOTALS.items()),
+        *(f"{name} = {_merge_set(name)}" for name in VALUE_SETS),
+    ]
+    return f"ON CONFLICT (trace_id) DO UPDATE SET {', '.join(sets)}"
+
+
+def _insert(source: sql.Composable) -> sql.Composed:
+    """Merge the summaries of the spans of `source` into the table."""
+    before, after = _aggregate()
+    head = f"INSERT INTO {TABLE} AS t ({', '.join(COLUMNS)}) {before}"
+    return sql.SQL(head) + source + sql.SQL(f"{after} {_merge()}")  # type: ignore[arg-type]
+
+
+CREATE_PARTS_SQL = sql.SQL(
+    f"CREATE TEMP TABLE IF NOT EXISTS {PARTS_TABLE} ON COMMIT DELETE ROWS AS "
+    f"SELECT {', '.join(PARTS)} FROM spans WITH NO DATA"
+)
+COPY_PARTS_SQL = sql.SQL(f"COPY {PARTS_TABLE} ({', '.join(PARTS)}) FROM STDIN")
+MERGE_PARTS_SQL = _insert(sql.Identifier(PARTS_TABLE))
+
+
+def staged_parts_sql(merge: sql.Composed) -> sql.Composed:
+    """`merge` (staging -> spans, ON CONFLICT DO NOTHING) keeping the parts of the spans
+    it inserted: a retried batch adds only what was not stored before."""
+    cols = ", ".join(PARTS)
+    return sql.SQL(
+        "WITH inserted AS ({merge} RETURNING {cols}) "
+        "INSERT INTO {parts} ({cols}) SELECT {cols} FROM inserted"
+    ).format(merge=merge, cols=sql.SQL(cols), parts=sql.SQL(PARTS_TABLE))  # type: ignore[arg-type]
+
+
+def parts(rows: Sequence[bytes]) -> bytes:
+    """The PARTS fields of spans COPY rows, as COPY rows of the parts table."""
+    lines = []
+    for row in rows:
+        fields = row.split(b"\t", _SPLITS)
+        lines.append(b"\t".join([fields[i] for i in _POSITIONS]))
+    return b"\n".join(lines) + b"\n"
+
+
+def rebuild_sql(trace_ids: sql.Composable | None) -> list[sql.Composable]:
+    """Statements that make the summaries of `trace_ids` (a query of trace ids; None:
+    every trace) those of their spans now: run them in one transaction. A trace without
+    spans left loses its row. Concurrent writes are counted once: the INSERT's snapshot
+    either holds a writer's committed spans (its merge was deleted with the row) or not
+    (its merge comes after)."""
+    chosen: sql.Composable = sql.SQL("")
+    if trace_ids is not None:
+        chosen = sql.SQL(" WHERE trace_id IN ({})").format(trace_ids)
+    return [
+        sql.SQL("DELETE FROM {}").format(sql.Identifier(TABLE)) + chosen,
+        _insert(sql.SQL("spans") + chosen),
+    ]
