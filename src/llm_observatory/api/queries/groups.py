@@ -201,12 +201,10 @@ _SESSION_CALLS = sql.SQL(
     "ORDER BY s.start_time, s.span_id LIMIT %(limit)s"
 ).format(columns=select_list(Span, "s", SPAN_EXPRESSIONS))
 
+# The roots of the session's traces, from their summaries (storage/trace_summaries.py).
 _SESSION_ROOTS = """
-SELECT DISTINCT ON (r.trace_id) r.trace_id, r.name AS root_name, r.service_name AS service,
-       r.start_time
-FROM spans r
-WHERE r.parent_span_id IS NULL AND r.trace_id = ANY(%(trace_ids)s)
-ORDER BY r.trace_id, r.start_time, r.span_id
+SELECT trace_id, root_name, service_name AS service, start_time FROM trace_summaries
+WHERE trace_id = ANY(%(trace_ids)s) AND start_time IS NOT NULL
 """
 
 
