@@ -2,7 +2,7 @@
 
     uv run python -m tests.performance.api_benchmark                 # seed 1M spans, measure
     uv run python -m tests.performance.api_benchmark --no-seed --tag TAG
-    uv run python -m tests.performance.api_benchmark --ingest-only   # index cost of 0005
+    uv run python -m tests.performance.api_benchmark --ingest-only   # write cost, 0007 vs head
 
 Seed: `--spans` spans over the last `--days` days from the shared demo-data builder
 (cli/demo_data.py: conversations of agent traces with prompts, completions, tool calls,
@@ -18,9 +18,11 @@ each time (cold), trace by id, sessions, a session, users, a user, logs with the
 filters, search. Prints p50 / p95 / max per query against the targets: lists < 150 ms,
 cold usage < 100 ms, trace by id < 20 ms, search < 200 ms.
 
-Ingest cost (`--ingest`, `--ingest-only`): in a scratch database, the COPY rate of the
-same demo spans and log records through storage's writer (pre-encoded rows, batches
-of 1,000, a fresh table each round), with the schema of revision 0004 and of 0005.
+Ingest cost (`--ingest`, `--ingest-only`): in a scratch database, the write rate of the
+same demo spans and log records (pre-encoded rows, batches of 1,000, a fresh table each
+round): with the schema of revision 0007 by plain COPY (what storage's writer did
+before trace summaries), and at head through storage's writer (COPY and the trace
+summaries' merge).
 """
 
 from __future__ import annotations
@@ -288,9 +290,9 @@ def ingest_cost(admin_url: str, count: int, rounds: int) -> None:
         conn.execute(f"CREATE DATABASE {name}")
     url = with_database(admin_url, name)
     try:
-        for revision in ("0004", "0005"):
+        for revision in ("0007", "head"):
             migrate.upgrade(url, revision)
-            rates = asyncio.run(_copy_rates(url, span_rows, log_rows, rounds))
+            rates = asyncio.run(_copy_rates(url, span_rows, log_rows, rounds, revision == "head"))
             print(
                 f"  schema {revision}: spans {statistics.median(rates['spans']):>8,.0f} rows/s, "
                 f"log records {statistics.median(rates['logs']):>8,.0f} rows/s "
@@ -303,7 +305,9 @@ def ingest_cost(admin_url: str, count: int, rounds: int) -> None:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-async def _copy_rates(url: str, span_rows: list, log_rows: list, rounds: int) -> dict:
+async def _copy_rates(
+    url: str, span_rows: list, log_rows: list, rounds: int, with_writer: bool
+) -> dict:
     rates: dict[str, list[float]] = {"spans": [], "logs": []}
     async with AsyncConnectionPool(url, min_size=1, max_size=1, open=False) as pool:
         await pool.wait()
@@ -313,13 +317,27 @@ async def _copy_rates(url: str, span_rows: list, log_rows: list, rounds: int) ->
                 ("logs", LogRecordWriter(pool), log_rows),
             ):
                 async with pool.connection() as conn:
-                    await conn.execute("TRUNCATE spans, log_records")
+                    summaries = ", trace_summaries" if with_writer else ""
+                    await conn.execute(f"TRUNCATE spans, log_records{summaries}")
                     await conn.execute("CHECKPOINT")
                 started = time.perf_counter()
                 for i in range(0, len(rows), 1000):
-                    await writer.write_rows(rows[i : i + 1000])
+                    if with_writer:
+                        await writer.write_rows(rows[i : i + 1000])
+                    else:
+                        await _plain_copy(pool, writer.signal.table, rows[i : i + 1000])
                 rates[table].append(len(rows) / (time.perf_counter() - started))
     return rates
+
+
+async def _plain_copy(pool: AsyncConnectionPool, table, rows: list) -> None:
+    async with (
+        pool.connection() as conn,
+        conn.transaction(),
+        conn.cursor() as cur,
+        cur.copy(table.copy_sql(table.table)) as copy,
+    ):
+        await copy.write(b"\n".join(rows) + b"\n")
 
 
 # --- main ---------------------------------------------------------------------------------
@@ -339,7 +357,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=10, help="requests per query")
     parser.add_argument("--no-seed", action="store_true", help="measure the data already there")
     parser.add_argument("--tag", default="", help="with --no-seed: the tag of an earlier seed")
-    parser.add_argument("--ingest", action="store_true", help="also measure the index cost")
+    parser.add_argument("--ingest", action="store_true", help="also measure the write cost")
     parser.add_argument("--ingest-only", action="store_true")
     parser.add_argument("--ingest-spans", type=int, default=20_000)
     args = parser.parse_args()
@@ -351,7 +369,7 @@ def main() -> None:
         args.api_url = args.api_url or stack.url("api", 8080)
         args.database_url = args.database_url or stack.database_url()
     if args.ingest or args.ingest_only:
-        print(f"index cost: COPY of {args.ingest_spans:,} demo spans, without and with 0005")
+        print(f"ingest cost: {args.ingest_spans:,} demo spans, 0007 (plain COPY) and head (writer)")
         ingest_cost(args.database_url, args.ingest_spans, rounds=3)
         if args.ingest_only:
             return
