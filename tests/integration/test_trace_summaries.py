@@ -23,7 +23,7 @@ from llm_observatory.core.records import SpanRecord
 from llm_observatory.core.signals import TRACES
 from llm_observatory.storage import deletion, migrate, retention
 from llm_observatory.storage.deletion import Selector
-from llm_observatory.storage.trace_summaries import MAX_VALUES
+from llm_observatory.storage.trace_summaries import VALUE_SETS
 from llm_observatory.storage.writer import TableWriter
 from tests.support.span_records import span_record
 
@@ -125,14 +125,17 @@ def test_a_hostile_trace_stays_one_bounded_row_and_fails_nothing(fresh, fetch):
             user_id=f"user-{i:04d}",
             input_tokens=huge,
         )
-        for i in range(3 * MAX_VALUES)
+        for i in range(1000)
     ]
     spans = [replace(s, trace_id=spans[0].trace_id, parent_span_id="aa" * 8) for s in spans]
     write(app, [spans[i : i + 40] for i in range(0, len(spans), 40)])
 
     (row,) = fetch(owner, "SELECT * FROM trace_summaries")
     assert row["span_count"] == len(spans)
-    assert len(row["user_ids"]) == MAX_VALUES
+    # Ids of 9 bytes, 4 more each for its length: the first that fit the budget, all
+    # of them kept as later batches bring new ones.
+    fitting = VALUE_SETS["user_ids"][1] // (9 + 4)
+    assert row["user_ids"] == [f"user-{i:04d}" for i in range(fitting)]
     assert row["models"] == ["model-0", "model-1", "model-2"]
     assert row["input_tokens"] == 2**63 - 1  # held at bigint's maximum, not an error
     assert row["start_time"] is None  # no root: not listed, still summarised
@@ -195,3 +198,25 @@ def test_the_earliest_parentless_span_is_the_root_whenever_it_arrives(fresh, fet
     )
     (row,) = fetch(owner, "SELECT root_name, root_span_id, span_count FROM trace_summaries")
     assert (row["root_name"], row["root_span_id"], row["span_count"]) == ("first", first.span_id, 3)
+
+
+def test_model_names_too_long_for_the_list_index_never_cost_a_span(fresh, fetch):
+    # A btree entry holds at most ~2.7 kB: forty distinct 250-character model names in
+    # one trace cannot all be in the traces list's index. The spans are stored anyway.
+    owner, app = fresh
+    rnd = random.Random(1)
+    spans = [
+        replace(
+            span_record("long-models", i, is_llm=True, provider="openai"),
+            model="".join(rnd.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(250)),
+        )
+        for i in range(40)
+    ]
+    spans = [replace(s, trace_id=spans[0].trace_id) for s in spans]
+    assert sum(write(app, [spans[:20], spans[20:]])) == len(spans)
+    assert fetch(owner, "SELECT count(*) AS n FROM rejected_records")[0]["n"] == 0
+    (row,) = fetch(owner, "SELECT span_count, llm_calls, models FROM trace_summaries")
+    assert (row["span_count"], row["llm_calls"]) == (40, 40)
+    # One 250-byte name fits the budget: the first of the first batch's, which later
+    # batches never push out.
+    assert row["models"] == [min(s.model for s in spans[:20])]

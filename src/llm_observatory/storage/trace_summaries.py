@@ -11,9 +11,10 @@ Kept how: the writer copies a few fields of each span row it stores (PARTS, verb
 from the COPY text, nothing decoded) into a temporary table and merges their
 aggregate into `trace_summaries` (UPSERT). Counts and sums add up; the root is the
 earliest span without a parent (it may arrive after its children); the value sets
-(models, providers, users, conversations of the LLM calls) are unions of at most
-MAX_VALUES each, so one hostile trace with a million distinct user ids stays one
-small row (it is then found by its first MAX_VALUES values only). Rows are merged in
+(models, providers, users, conversations of the LLM calls) are unions within a byte
+budget each (VALUE_SETS), so one hostile trace with a million distinct user ids, or
+model names too long for an index entry, stays one small row and fails no span: it is
+then found by the values that fit, the stored ones kept first. Rows are merged in
 trace id order, so concurrent writers never deadlock on them.
 
 The same aggregate rebuilds the rows of chosen traces from `spans` (`rebuild_sql`):
@@ -31,7 +32,6 @@ from llm_observatory.core.rows import SPANS
 
 TABLE = "trace_summaries"
 PARTS_TABLE = "_llmo_trace_parts"
-MAX_VALUES = 64
 
 # The spans columns a summary is made of, copied from each stored span.
 PARTS = (
@@ -99,28 +99,38 @@ TOTALS: dict[str, tuple[str, str]] = {
         "t.has_error OR EXCLUDED.has_error",
     ),
 }
-# Summary column -> the spans column whose values (of LLM calls) it holds.
-VALUE_SETS = {
-    "models": "model",
-    "providers": "provider",
-    "user_ids": "user_id",
-    "conversation_ids": "conversation_id",
+# Summary column -> (the spans column whose values, of LLM calls, it holds; the bytes
+# the set may take). Models and providers are also in the list's btree indexes, whose
+# entries hold at most ~2.7 kB with a root service name of up to MAX_NAME_LENGTH
+# (2,048): their budgets keep an entry within that whatever clients send.
+VALUE_SETS: dict[str, tuple[str, int]] = {
+    "models": ("model", 320),
+    "providers": ("provider", 96),
+    "user_ids": ("user_id", 8192),
+    "conversation_ids": ("conversation_id", 8192),
 }
 
 
-def _value_set(column: str) -> str:
+def _fit(values: str, budget: int) -> str:
+    """The leading values of an array that fit `budget` bytes (4 of them per value for
+    its length), sorted."""
     return (
-        f"coalesce((array_agg(DISTINCT p.{column}) "
-        f"FILTER (WHERE p.is_llm AND p.{column} IS NOT NULL))[1:{MAX_VALUES}], '{{}}')"
+        f"ARRAY(SELECT v FROM (SELECT v, sum(octet_length(v) + 4) OVER (ORDER BY i) AS used "
+        f"FROM unnest({values}) WITH ORDINALITY AS u(v, i)) f WHERE used <= {budget} ORDER BY v)"
     )
 
 
-def _merge_set(name: str) -> str:
+def _value_set(column: str, budget: int) -> str:
+    values = f"array_agg(DISTINCT p.{column}) FILTER (WHERE p.is_llm AND p.{column} IS NOT NULL)"
+    return _fit(f"coalesce({values}, '{{}}')", budget)
+
+
+def _merge_set(name: str, budget: int) -> str:
     # Nearly always the stored set holds the new values already: keep it as it is.
-    return (
-        f"CASE WHEN t.{name} @> EXCLUDED.{name} THEN t.{name} ELSE (ARRAY(SELECT DISTINCT v "
-        f"FROM unnest(t.{name} || EXCLUDED.{name}) v ORDER BY v))[1:{MAX_VALUES}] END"
-    )
+    # Otherwise the stored values first, so that none of them is ever dropped.
+    added = f"ARRAY(SELECT v FROM unnest(EXCLUDED.{name}) v WHERE NOT v = ANY(t.{name}))"
+    merged = _fit(f"t.{name} || {added}", budget)
+    return f"CASE WHEN t.{name} @> EXCLUDED.{name} THEN t.{name} ELSE {merged} END"
 
 
 COLUMNS = (
@@ -136,7 +146,7 @@ def _aggregate() -> tuple[str, str]:
     (one with spans' column names)."""
     root = ", ".join(f"r.{column} AS {name}" for name, column in ROOT)
     totals = ", ".join(f"{agg} AS {name}" for name, (agg, _) in TOTALS.items())
-    sets = ", ".join(f"{_value_set(column)} AS {name}" for name, column in VALUE_SETS.items())
+    sets = ", ".join(f"{_value_set(c, size)} AS {name}" for name, (c, size) in VALUE_SETS.items())
     summed = ", ".join(f"totals.{n}" for n in (*TOTALS, *VALUE_SETS))
     before = f"WITH p AS (SELECT {', '.join(PARTS)} FROM "
     after = (
@@ -161,7 +171,7 @@ def _merge() -> str:
             for name, _ in ROOT
         ),
         *(f"{name} = {merge}" for name, (_, merge) in TOTALS.items()),
-        *(f"{name} = {_merge_set(name)}" for name in VALUE_SETS),
+        *(f"{name} = {_merge_set(name, size)}" for name, (_, size) in VALUE_SETS.items()),
     ]
     return f"ON CONFLICT (trace_id) DO UPDATE SET {', '.join(sets)}"
 
