@@ -23,6 +23,7 @@ from pathlib import Path
 
 from invoke import Context, Exit, task
 
+from llm_observatory.core.connection_settings import OwnerDatabase
 from llm_observatory.core.settings import DEVELOPMENT_SECRETS
 
 ROOT = Path(__file__).resolve().parent
@@ -1185,15 +1186,15 @@ def bench(c, skip_cold=False):
 def bench_ingest(c, mode="base", workload="llm", senders=4, requests=0, rate=0.0):
     """Measure ingest: end-to-end spans/s, export latency, CPU, memory, DB-only ceiling."""
     otlp = published(c, mode, "collector", 4318)
-    user = os.environ.get("DB_USER", "postgres")
-    password = os.environ.get("DB_PASSWORD", "postgres_dev_password")
-    name = os.environ.get("DB_NAME", "llm_observatory")
-    db_port = os.environ.get("DB_PORT", "5432")
-    db_result = compose(c, mode, f"port timescaledb {db_port}", hide=True, warn=True)
+    # The owner's login and database name as the stack's settings read them.
+    owner = OwnerDatabase(database_url="")
+    db_result = compose(c, mode, f"port timescaledb {owner.db_port}", hide=True, warn=True)
     db_args = ""
     if db_result and db_result.ok and db_result.stdout.strip():
         db = db_result.stdout.strip().replace("0.0.0.0", "127.0.0.1")  # noqa: S104
-        db_args = f" --database-url postgresql://{user}:{password}@{db}/{name}"
+        host, _, port = db.rpartition(":")
+        url = OwnerDatabase(db_host=host, db_port=int(port), database_url="").database_url
+        db_args = f" --database-url {shlex.quote(url)}"
     with c.cd(str(ROOT)):
         c.run(
             f"{sys.executable} -m tests.performance.ingest_benchmark --otlp-url http://{otlp}"

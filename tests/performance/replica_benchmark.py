@@ -30,7 +30,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import psycopg
@@ -38,8 +37,7 @@ import psycopg
 from llm_observatory.api.auth import mint_token
 from llm_observatory.core.settings import ApiSettings
 from tests.performance import llm_workload
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 
 FILES = "-f docker-compose.yml -f tests/performance/compose.bench.yml"
 QUERIES = {

@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from llm_observatory.storage import budgets
 from llm_observatory.storage.budgets import BudgetFileError, parse_budgets
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 
 
 def errors_of(text: str) -> list[str]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
+
 _spec = importlib.util.spec_from_file_location("swarm_stack", ROOT / "deploy/swarm/stack.py")
 stack = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(stack)

@@ -1,17 +1,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from invoke import Exit
 
 import tasks
+from tests.support import ROOT
 from tests.support.compose_cli import RecordingContext, parse
 from tests.support.compose_files import raw
-
-ROOT = Path(__file__).resolve().parents[2]
-
 
 BASE = "docker-compose.yml"
 
@@ -223,3 +220,20 @@ def test_a_one_shot_that_failed_is_not_ok(monkeypatch):
     monkeypatch.setattr(tasks, "compose", lambda *args, **kwargs: _PsResult(json.dumps(failed)))
     table, healthy = tasks.status_table(None, "base")
     assert healthy is False and "!! jaeger-init" in table
+
+
+def test_bench_ingest_connects_as_the_owner_the_settings_name(monkeypatch):
+    monkeypatch.setenv("DB_USER", "owner")
+    monkeypatch.setenv("DB_PASSWORD", "p@ss word")
+    monkeypatch.setenv("DB_NAME", "observed")
+    monkeypatch.setenv("DB_PORT", "6543")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    ports = {"port collector 4318": "0.0.0.0:40318", "port timescaledb 6543": "0.0.0.0:45432"}
+    monkeypatch.setattr(
+        tasks, "compose", lambda c, mode, command, **kwargs: _PsResult(ports.get(command, ""))
+    )
+    c = RecordingContext()
+    tasks.bench_ingest(c)
+    (command,) = c.commands
+    assert "--otlp-url http://127.0.0.1:40318" in command
+    assert "--database-url postgresql://owner:p%40ss%20word@127.0.0.1:45432/observed" in command

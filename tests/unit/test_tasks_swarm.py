@@ -14,8 +14,7 @@ import pytest
 from invoke import Context, Exit
 
 import tasks
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 
 
 class Result:
