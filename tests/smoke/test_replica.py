@@ -24,7 +24,7 @@ from llm_observatory.api.auth import mint_token
 from llm_observatory.core.records import SpanRecord
 from llm_observatory.core.settings import ApiSettings
 from llm_observatory.storage.writer import SpanWriter
-from tests.support.compose_stack import ROOT, Stack, tasks
+from tests.support.compose_stack import ROOT, Stack, started, worker_project
 
 pytestmark = [pytest.mark.docker, pytest.mark.stack]
 
@@ -47,17 +47,9 @@ class ReplicaStack(Stack):
 
 @pytest.fixture(scope="module")
 def stack(docker, worker_id) -> ReplicaStack:
-    project = f"{tasks.project_name('test')}-replica"
-    if worker_id != "master":
-        project += f"-{worker_id}"
-    stack = ReplicaStack("test", project=project)
-    stack.down()
-    try:
-        stack.up("timescaledb-replica", "api", build=True)
+    stack = ReplicaStack("test", project=worker_project("-replica", worker_id))
+    with started(stack, "timescaledb-replica", "api"):
         yield stack
-    finally:
-        if not os.environ.get("LLMO_KEEP_STACK"):
-            stack.down()
 
 
 @pytest.fixture
