@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
 
+from llm_observatory.api.auth import ADMIN_SCOPE, mint_token
 from llm_observatory.api.params import Cursor
+from llm_observatory.api.values import WHITESPACE
 from tests.unit.test_api_app import bearer, make_api
 
 
@@ -207,3 +210,22 @@ def test_graphql_ids(api, field, argument, value):
 def test_graphql_filter_text(api, value):
     query = "query($v: String) { traces(filter: {service: $v}) { nextCursor } }"
     _graphql_refuses(*api, query, "filter.service", {"v": value})
+
+
+def test_a_blank_deletion_value_is_refused_and_the_schema_says_so(api):
+    # A deletion of "trace = a blank" selects nothing definite: refused. The schema's
+    # pattern (read by clients and fuzzers) must call exactly those values invalid,
+    # whatever their regex dialect makes of \s.
+    client, settings = api
+    admin = {"Authorization": f"Bearer {mint_token('admin', 60, settings, scope=ADMIN_SCOPE)}"}
+    operation = client.get("/openapi.json").json()["paths"]["/api/v1/data"]["delete"]
+    (trace,) = [p for p in operation["parameters"] if p["name"] == "trace"]
+    pattern = re.compile(trace["schema"]["pattern"])
+    for space in WHITESPACE:
+        blank = space * 2
+        assert pattern.fullmatch(blank) is None, repr(blank)
+        assert pattern.fullmatch(f"{space}t{space}"), repr(space)
+        response = client.delete(
+            "/api/v1/data", headers=admin, params={"trace": blank, "dry_run": "true"}
+        )
+        assert response.status_code == 422, (repr(blank), response.text)

@@ -29,7 +29,7 @@ from llm_observatory.api.guard import require_admin, require_client
 from llm_observatory.api.rest import ERRORS
 from llm_observatory.api.state import ApiState, api_state
 from llm_observatory.api.values import (
-    TEXT_SCHEMA,
+    NON_BLANK_TEXT_SCHEMA,
     ZonedDateTime,
     plain_text,
     utc_parameter,
@@ -130,7 +130,7 @@ async def budgets(request: Request) -> Response:
 
 Text = Annotated[
     str | None,
-    Query(min_length=1, max_length=MAX_VALUE, json_schema_extra=TEXT_SCHEMA),
+    Query(min_length=1, max_length=MAX_VALUE, json_schema_extra=NON_BLANK_TEXT_SCHEMA),
     AfterValidator(plain_text),
 ]
 

@@ -61,6 +61,17 @@ def utc_parameter(name: str, value: datetime) -> datetime:
 # in a URL, and JSON schema patterns cannot name one).
 TEXT_SCHEMA: dict[str, Any] = {"pattern": "^[^\\u0000]*$"}
 
+# Whitespace as Python's str.strip() sees it (all of it below U+3001), the rule by which
+# a deletion's value is blank: spelled out in the schema, since regex dialects disagree
+# on what \s holds (ECMAScript's leaves out U+001C-U+001F, which strip() removes).
+WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+# Text that is not blank: some character neither NUL nor whitespace.
+NON_BLANK_TEXT_SCHEMA: dict[str, Any] = {
+    "pattern": "^[^\\u0000]*[^\\u0000{}][^\\u0000]*$".format(
+        "".join(f"\\u{ord(c):04x}" for c in WHITESPACE)
+    )
+}
+
 
 def plain_text(value: str | None) -> str | None:
     # PostgreSQL text holds neither NUL nor unpaired surrogates (which UTF-8 cannot
