@@ -244,3 +244,25 @@ def test_the_real_exporter_without_jaeger_then_with_it(monkeypatch, caplog):
     lines = [line for line in lines if line != "self-tracing on"]
     assert lines == [WARNING_EVENT, BACK_EVENT], lines
     assert stop_seconds < tracing.SHUTDOWN_SECONDS + 1
+
+
+def test_queue_full_is_quiet_while_the_first_export_still_waits_on_the_endpoint(
+    caplog, monkeypatch
+):
+    """A dead endpoint's first export may wait seconds for its connection before it
+    fails or logs anything; the queue fills meanwhile (seen on a loaded machine)."""
+    monkeypatch.setattr(tracing_export, "_active", weakref.WeakSet())
+    processor_log = logging.getLogger(PROCESSOR_LOGGER)
+
+    class Connecting(FlakyExporter):
+        def export(self, spans):  # type: ignore[no-untyped-def]
+            processor_log.warning("Queue full, dropping Span. (waiting)")  # a request's thread
+            return super().export(spans)
+
+    quiet = QuietExporter(Connecting(), "http://jaeger:4317", clock=Clock())
+    caplog.set_level(logging.INFO)
+    try:
+        quiet.export([object()])
+        assert not [line for line in log_lines([], caplog.records) if "Queue" in line]
+    finally:
+        quiet.shutdown()

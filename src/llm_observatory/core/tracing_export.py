@@ -40,19 +40,19 @@ class _Hush(logging.Filter):
     """On the exporter's loggers: keeps their lines out of the log while a QuietExporter
     is in use, noting each as the reason on the one exporting in this thread. On the
     processor's: drops "Queue full" while an endpoint is down or an export to it is
-    retrying (the queue fills while the first failing export still retries)."""
+    under way (the queue fills while the first export to a dead endpoint still waits
+    for its connection, before it has failed or logged anything)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         active = list(_active)
         if not active:
             return True
         if record.name == PROCESSOR_LOGGER:
-            troubled = any(q.failing or q.retrying for q in active)
+            troubled = any(q.failing or q.in_flight for q in active)
             return not (record.levelno <= logging.WARNING and troubled)
         exporting = getattr(_exporting, "exporter", None)
         if exporting is not None:
             exporting.reason = record.getMessage()[:300]
-            exporting.retrying = True
         return False
 
 
@@ -90,7 +90,7 @@ class QuietExporter(SpanExporter):
         self.probe_seconds = PROBE_SECONDS if probe_seconds is None else probe_seconds
         self.clock = clock
         self.failing = False
-        self.retrying = False  # the export in progress has met an error already
+        self.in_flight = False  # an export is waiting on the endpoint
         self.reason = ""
         self.dropped = 0
         self._next_probe = 0.0
@@ -105,6 +105,7 @@ class QuietExporter(SpanExporter):
                 return SpanExportResult.FAILURE
             self.reason = ""
             _exporting.exporter = self
+            self.in_flight = True
             try:
                 result = self.exporter.export(spans)
             except Exception as exc:  # an exporter bug must not kill the processor's thread
@@ -112,7 +113,7 @@ class QuietExporter(SpanExporter):
                 result = SpanExportResult.FAILURE
             finally:
                 _exporting.exporter = None
-                self.retrying = False
+                self.in_flight = False
             if result is SpanExportResult.SUCCESS:
                 self._answered()
             else:
