@@ -72,6 +72,11 @@ def _send_failed_llm_call(stack) -> None:
     span = request.resource_spans[0].scope_spans[0].spans[0]
     span.status.code = span.status.STATUS_CODE_ERROR
     span.attributes.add(key="error.type").value.string_value = "rate_limit_exceeded"
+    _send(stack, request)
+
+
+def _send(stack, request) -> None:
+    """An OTLP/HTTP protobuf export to the stack's collector, accepted whole."""
     response = httpx.post(
         stack.url("collector", 4318, "/v1/traces"),
         content=request.SerializeToString(),
@@ -169,13 +174,7 @@ def seeded(stack) -> list[str]:
         request = make_llm_span_request(
             40, spans_per_trace=4, service_name=service, seed=index, start_ns=start
         )
-        response = httpx.post(
-            stack.url("collector", 4318, "/v1/traces"),
-            content=request.SerializeToString(),
-            headers={"content-type": "application/x-protobuf"},
-            timeout=30,
-        )
-        assert response.status_code == 200, response.text
+        _send(stack, request)
     return services
 
 

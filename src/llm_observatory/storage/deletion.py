@@ -304,14 +304,13 @@ class Deleter:
     def _collect_touched(self, traces: sql.Composable) -> sql.Composable:
         """The traces whose summaries the deletion changes (storage/trace_summaries.py):
         those selected, or those with a span of the service."""
+        if self.selector.by_identity:
+            return traces
         table = sql.Identifier(TOUCHED_TABLE)
         self.conn.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(table))
         self.conn.execute(sql.SQL("CREATE TEMP TABLE {} (trace_id text PRIMARY KEY)").format(table))
-        if self.selector.by_identity:
-            query, params = traces, []
-        else:
-            where, params = row_predicate(self.selector, "spans", traces, [])
-            query = sql.SQL("SELECT DISTINCT trace_id FROM spans WHERE {}").format(where)
+        where, params = row_predicate(self.selector, "spans", traces, [])
+        query = sql.SQL("SELECT DISTINCT trace_id FROM spans WHERE {}").format(where)
         self.conn.execute(sql.SQL("INSERT INTO {} {}").format(table, query), params)
         return sql.SQL("SELECT trace_id FROM pg_temp.{}").format(table)
 

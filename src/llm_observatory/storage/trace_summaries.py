@@ -53,6 +53,7 @@ PARTS = (
     "output_tokens",
     "cost_usd",
 )
+_PART_LIST = ", ".join(PARTS)
 _POSITIONS = tuple(SPANS.column_names.index(name) for name in PARTS)
 _SPLITS = max(_POSITIONS) + 1  # fields split off a row; the rest (messages) stays whole
 
@@ -148,7 +149,7 @@ def _aggregate() -> tuple[str, str]:
     totals = ", ".join(f"{agg} AS {name}" for name, (agg, _) in TOTALS.items())
     sets = ", ".join(f"{_value_set(c, size)} AS {name}" for name, (c, size) in VALUE_SETS.items())
     summed = ", ".join(f"totals.{n}" for n in (*TOTALS, *VALUE_SETS))
-    before = f"WITH p AS (SELECT {', '.join(PARTS)} FROM "
+    before = f"WITH p AS (SELECT {_PART_LIST} FROM "
     after = (
         f"), totals AS (SELECT p.trace_id, {totals}, {sets} FROM p GROUP BY p.trace_id), "
         "roots AS (SELECT DISTINCT ON (p.trace_id) p.* FROM p WHERE p.parent_span_id IS NULL "
@@ -185,20 +186,19 @@ def _insert(source: sql.Composable) -> sql.Composed:
 
 CREATE_PARTS_SQL = sql.SQL(
     f"CREATE TEMP TABLE IF NOT EXISTS {PARTS_TABLE} ON COMMIT DELETE ROWS AS "
-    f"SELECT {', '.join(PARTS)} FROM spans WITH NO DATA"
+    f"SELECT {_PART_LIST} FROM spans WITH NO DATA"
 )
-COPY_PARTS_SQL = sql.SQL(f"COPY {PARTS_TABLE} ({', '.join(PARTS)}) FROM STDIN")
+COPY_PARTS_SQL = sql.SQL(f"COPY {PARTS_TABLE} ({_PART_LIST}) FROM STDIN")
 MERGE_PARTS_SQL = _insert(sql.Identifier(PARTS_TABLE))
 
 
 def staged_parts_sql(merge: sql.Composed) -> sql.Composed:
     """`merge` (staging -> spans, ON CONFLICT DO NOTHING) keeping the parts of the spans
     it inserted: a retried batch adds only what was not stored before."""
-    cols = ", ".join(PARTS)
     return sql.SQL(
         "WITH inserted AS ({merge} RETURNING {cols}) "
         "INSERT INTO {parts} ({cols}) SELECT {cols} FROM inserted"
-    ).format(merge=merge, cols=sql.SQL(cols), parts=sql.SQL(PARTS_TABLE))  # type: ignore[arg-type]
+    ).format(merge=merge, cols=sql.SQL(_PART_LIST), parts=sql.SQL(PARTS_TABLE))  # type: ignore[arg-type]
 
 
 def parts(rows: Sequence[bytes]) -> bytes:

@@ -89,6 +89,7 @@ class TableWriter:
         self._ingest_key_field = signal.table.column_names.index("ingest_key")
         # Every writer of spans keeps their traces' summaries: none can bypass them.
         self._summarise = signal is TRACES
+        self._merge_keeping_parts = trace_summaries.staged_parts_sql(self._merge)
 
     async def write(self, records: Iterable[Any]) -> int:
         """Encode and write records (the CLI's seed, tests); return the rows inserted."""
@@ -159,7 +160,7 @@ class TableWriter:
             await cur.execute(self._merge)
             return max(cur.rowcount, 0)
         await cur.execute(trace_summaries.CREATE_PARTS_SQL)
-        await cur.execute(trace_summaries.staged_parts_sql(self._merge))
+        await cur.execute(self._merge_keeping_parts)
         inserted = max(cur.rowcount, 0)
         await cur.execute(trace_summaries.MERGE_PARTS_SQL)
         return inserted

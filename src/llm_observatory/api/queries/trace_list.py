@@ -83,6 +83,18 @@ def _search_range(query: TraceQuery) -> str:
     return "".join(f" AND {part}" for name, part in _RANGE.items() if getattr(query.filter, name))
 
 
+def _search_params(query: TraceQuery) -> dict[str, Any]:
+    """What the search's conditions name: the words and the widened time range."""
+    f = query.filter
+    return {
+        "q": f.q,
+        "start": f.start,
+        "end": f.end,
+        "spread_before": SPREAD_BEFORE,
+        "spread_after": SPREAD_AFTER,
+    }
+
+
 def trace_list_sql(
     query: TraceQuery, common_search: bool = False
 ) -> tuple[sql.Composed, dict[str, Any]]:
@@ -91,11 +103,7 @@ def trace_list_sql(
     `common_search`: the search words match too many calls for their set to be read.
     """
     f = query.filter
-    params: dict[str, Any] = {
-        "limit": query.limit + 1,
-        "spread_before": SPREAD_BEFORE,
-        "spread_after": SPREAD_AFTER,
-    }
+    params: dict[str, Any] = {"limit": query.limit + 1}
     where = ["t.start_time IS NOT NULL"]
     for name, condition in _FILTERS.items():
         value = getattr(f, name)
@@ -105,7 +113,7 @@ def trace_list_sql(
     if f.status is not None:
         where.append(_STATUS[f.status])
     if f.q:
-        params["q"] = f.q
+        params.update(_search_params(query))
         if common_search:
             where.append(_PROBE)
         else:
@@ -137,14 +145,7 @@ async def _common_search(db: Database, query: TraceQuery) -> bool:
     if not query.filter.q:
         return False
     text = _COUNT_MATCHES.format(matches=_MATCHES, range=_search_range(query))
-    params = {
-        "q": query.filter.q,
-        "cap": COMMON_SEARCH + 1,
-        "spread_before": SPREAD_BEFORE,
-        "spread_after": SPREAD_AFTER,
-        "start": query.filter.start,
-        "end": query.filter.end,
-    }
+    params = {**_search_params(query), "cap": COMMON_SEARCH + 1}
     rows = await db.fetch_all(sql.SQL(text), params)  # type: ignore[arg-type]
     return bool(rows) and rows[0]["n"] > COMMON_SEARCH
 
