@@ -23,6 +23,7 @@ import psycopg.rows
 import pytest
 from psycopg import sql
 
+from llm_observatory.storage import migrate
 from llm_observatory.storage.roles import app_role, readonly_role
 
 ENV_VAR = "LLMO_TEST_DATABASE_URL"
@@ -131,3 +132,11 @@ def app_role() -> str:
 @pytest.fixture(scope="module")
 def readonly_role() -> str:
     return READONLY_ROLE
+
+
+@pytest.fixture
+def fresh(database_factory: Callable[[], str], with_role, app_role) -> tuple[str, str]:
+    """(owner URL, app role URL) of a new migrated database."""
+    url = database_factory()
+    migrate.upgrade(url)
+    return url, with_role(url, app_role)

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 
 import psycopg
-import pytest
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from llm_observatory.cli.demo_data import DemoData
 from llm_observatory.core.records import SpanRecord
 from llm_observatory.core.signals import TRACES
-from llm_observatory.storage import deletion, migrate, retention
+from llm_observatory.storage import deletion, retention
 from llm_observatory.storage.deletion import Selector
 from llm_observatory.storage.trace_summaries import VALUE_SETS
 from llm_observatory.storage.writer import TableWriter
@@ -78,14 +76,6 @@ def write(url: str, batches: list[list[SpanRecord]]) -> list[int]:
             return [await writer.write(batch) for batch in batches]
 
     return asyncio.run(main())
-
-
-@pytest.fixture
-def fresh(database_factory: Callable[[], str], with_role, app_role) -> tuple[str, str]:
-    """(owner URL, app role URL) of a new migrated database."""
-    url = database_factory()
-    migrate.upgrade(url)
-    return url, with_role(url, app_role)
 
 
 def demo_spans(count: int, seed: int = 5) -> list[SpanRecord]:
@@ -174,7 +164,7 @@ def test_retention_expires_the_summaries_of_traces_whose_spans_are_gone(fresh, f
 
     async def expire() -> int:
         async with await psycopg.AsyncConnection.connect(owner, autocommit=True) as conn:
-            return await retention.expire_trace_summaries(conn)
+            return (await retention.expire_summaries(conn))[0]
 
     assert asyncio.run(expire()) == 3
     assert {r["root_name"] for r in fetch(owner, STORED)} == {"new"}

@@ -138,14 +138,18 @@ def test_an_uncompressed_chunk_is_deleted_from_in_batches_until_a_short_one():
     deleted = deleter.run()
     deletes = [s for s in conn.statements if s.startswith("DELETE")]
     # spans: 10, 10, 3 (short: the slice is done); logs and metrics: one empty batch each;
-    # then the summaries of the traces deleted from, rebuilt.
+    # then the summaries of the traces deleted from, rebuilt, and the call rollups of
+    # the hours deleted from.
     assert deleted == {"spans": 23, "log_records": 0, "metric_points": 0}
-    assert len(deletes) == 6
-    assert deletes[-1] == (
+    assert len(deletes) == 7
+    assert deletes[-2] == (
         'DELETE FROM "trace_summaries" WHERE trace_id IN '
         '(SELECT trace_id FROM pg_temp."llmo_deletion_touched")'
     )
-    assert conn.statements[-3].startswith("INSERT INTO trace_summaries AS t")
+    assert deletes[-1].startswith('DELETE FROM "llm_call_rollups" r USING (SELECT hour, ')
+    summaries = conn.statements.index(deletes[-2])
+    assert conn.statements[summaries + 1].startswith("INSERT INTO trace_summaries AS t")
+    assert conn.statements[summaries + 3].startswith("INSERT INTO llm_call_rollups AS t")
     assert deletes[0].startswith(
         'DELETE FROM "_timescaledb_internal"."_hyper_1_1_chunk" WHERE ctid = ANY(ARRAY('
     )
@@ -158,7 +162,11 @@ def test_a_compressed_chunk_is_deleted_from_through_the_hypertable_an_hour_at_a_
     chunk = ("_timescaledb_internal", "_hyper_1_2_chunk", T0, T0 + timedelta(hours=3), True)
     conn = Recorder([chunk], per_batch=[])
     Deleter(conn, Selector(user="u"), batch_size=10).run()  # type: ignore[arg-type]
-    deletes = [s for s in conn.statements if s.startswith("DELETE") and "trace_summaries" not in s]
+    deletes = [
+        s
+        for s in conn.statements
+        if s.startswith("DELETE") and "trace_summaries" not in s and "llm_call_rollups" not in s
+    ]
     assert len(deletes) == 3 * 3  # three hours, three tables
     assert all("ctid" not in s and "_hyper_" not in s for s in deletes)
     assert deletes[0].startswith(

@@ -18,6 +18,8 @@ chunk must not hide it from the next one.
 The summaries of the traces deleted from (storage/trace_summaries.py) are rebuilt
 from what is left of them at the end, in one transaction: a trace deleted whole
 leaves the traces list, one that lost a service's spans is summarised without them.
+In the same transaction the call rollups (storage/call_rollups.py) of the hours and
+services deleted from are summed again.
 
 Deletion never blocks ingest: it walks each table chunk by chunk and each chunk an
 hour of rows at a time, deleting at most `batch_size` rows per transaction
@@ -46,7 +48,7 @@ from psycopg.rows import tuple_row
 from llm_observatory.core.conventions import CONVERSATION_KEYS, USER_KEYS
 from llm_observatory.core.settings import MaintenanceSettings
 from llm_observatory.core.signals import LOGS, METRICS, TRACES
-from llm_observatory.storage import trace_summaries
+from llm_observatory.storage import call_rollups, trace_summaries
 
 # Spans first, then the log records of their traces, then metric points: the order
 # counts are reported in.
@@ -64,6 +66,7 @@ LOCK_TIMEOUT = "2s"
 LOCK_RETRIES = 5
 TRACES_TABLE = "llmo_deletion_traces"
 TOUCHED_TABLE = "llmo_deletion_touched"
+HOURS_TABLE = "llmo_deletion_hours"
 
 Criterion = Literal["user", "conversation", "trace", "service"]
 
@@ -284,6 +287,7 @@ class Deleter:
         self.conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
         traces = self._collect_traces()
         touched = self._collect_touched(traces)
+        hours = self._collect_hours(traces)
         try:
             for table in TABLES:
                 where, params = row_predicate(self.selector, table, traces, [])
@@ -293,9 +297,12 @@ class Deleter:
             # Also after a failure: the traces deleted from until then are summarised
             # as what is left of them.
             with self.conn.transaction():
-                for statement in trace_summaries.rebuild_sql(touched):
+                for statement in (
+                    *trace_summaries.rebuild_sql(touched),
+                    *call_rollups.rebuild_sql(hours),
+                ):
                     self.conn.execute(statement)
-        for name in (TRACES_TABLE, TOUCHED_TABLE):
+        for name in (TRACES_TABLE, TOUCHED_TABLE, HOURS_TABLE):
             self.conn.execute(
                 sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(sql.Identifier(name))
             )
@@ -313,6 +320,22 @@ class Deleter:
         query = sql.SQL("SELECT DISTINCT trace_id FROM spans WHERE {}").format(where)
         self.conn.execute(sql.SQL("INSERT INTO {} {}").format(table, query), params)
         return sql.SQL("SELECT trace_id FROM pg_temp.{}").format(table)
+
+    def _collect_hours(self, traces: sql.Composable) -> sql.Composable:
+        """The hours and services of the LLM calls the deletion removes, whose call
+        rollups it changes (storage/call_rollups.py)."""
+        table = sql.Identifier(HOURS_TABLE)
+        self.conn.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(table))
+        self.conn.execute(
+            sql.SQL(
+                "CREATE TEMP TABLE {} (hour timestamptz, service_name text, "
+                "PRIMARY KEY (hour, service_name))"
+            ).format(table)
+        )
+        where, params = row_predicate(self.selector, "spans", traces, [])
+        query = sql.SQL(call_rollups.TOUCHED_SQL).format(where=where)  # type: ignore[arg-type]
+        self.conn.execute(sql.SQL("INSERT INTO {} {}").format(table, query), params)
+        return sql.SQL("SELECT hour, service_name FROM pg_temp.{}").format(table)
 
     def _collect_traces(self) -> sql.Composable:
         table = sql.Identifier(TRACES_TABLE)

@@ -14,8 +14,9 @@ RETENTION_DAYS and RETENTION_DAYS + 1 days. Both paths need the owner of the tab
 (DB_USER, the migration user): the app role may not drop chunks or manage jobs.
 ``llm_usage_hourly`` keeps no data of its own on the Apache path (it is a view); on the
 licensed path it is a continuous aggregate whose materialised hours outlive raw spans.
-``trace_summaries`` is no hypertable: after either path, the summaries of traces whose
-spans are all gone are deleted (``expire_trace_summaries``).
+``trace_summaries`` and ``llm_call_rollups`` are no hypertables: after either path, the
+summaries of traces whose spans are all gone and the rollups of the hours before the
+oldest span left are deleted (``expire_summaries``).
 
 The functions take a ``psycopg.AsyncConnection`` (the maintenance service's) and open
 (or nest in) a transaction themselves.
@@ -28,6 +29,7 @@ from typing import Literal
 import psycopg
 
 from llm_observatory.core.signals import SIGNALS
+from llm_observatory.storage import call_rollups
 
 HYPERTABLES = (*(signal.table.table for signal in SIGNALS.values()), "rejected_records")
 
@@ -123,11 +125,16 @@ async def ensure_retention_policy(conn: psycopg.AsyncConnection, days: int) -> N
                 await conn.execute(statement, params)
 
 
-async def expire_trace_summaries(conn: psycopg.AsyncConnection) -> int:
-    """Delete the summaries of traces whose spans retention dropped (in either mode):
-    those whose last span started before the oldest span left."""
-    cur = await conn.execute(EXPIRE_SUMMARIES_SQL)
-    return max(cur.rowcount, 0)
+async def expire_summaries(conn: psycopg.AsyncConnection) -> tuple[int, int]:
+    """Delete what summed the spans retention dropped (in either mode): the summaries of
+    traces whose last span started before the oldest span left, and the call rollups of
+    the hours before it. Returns (trace summaries, rollups) deleted."""
+    deleted = []
+    async with conn.transaction():
+        for statement in (EXPIRE_SUMMARIES_SQL, call_rollups.EXPIRE_SQL):
+            cur = await conn.execute(statement)
+            deleted.append(max(cur.rowcount, 0))
+    return deleted[0], deleted[1]
 
 
 async def enforce_retention(conn: psycopg.AsyncConnection, days: int) -> tuple[RetentionMode, int]:
@@ -139,5 +146,5 @@ async def enforce_retention(conn: psycopg.AsyncConnection, days: int) -> tuple[R
     else:
         dropped = await apply_retention(conn, days)
     if days:
-        await expire_trace_summaries(conn)
+        await expire_summaries(conn)
     return mode, dropped

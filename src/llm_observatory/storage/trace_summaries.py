@@ -7,9 +7,8 @@ reading every span of every candidate trace: over 1,000,000 spans a cost sort to
 transaction that stores the spans, so the list reads one indexed row per trace and
 is exact the moment spans are committed.
 
-Kept how: the writer copies a few fields of each span row it stores (PARTS, verbatim
-from the COPY text, nothing decoded) into a temporary table and merges their
-aggregate into `trace_summaries` (UPSERT). Counts and sums add up; the root is the
+Kept how: storage's writer merges the aggregate of the parts of the spans it stores
+(storage/span_parts.py) into `trace_summaries` (UPSERT). Counts and sums add up; the root is the
 earliest span without a parent (it may arrive after its children); the value sets
 (models, providers, users, conversations of the LLM calls) are unions within a byte
 budget each (VALUE_SETS), so one hostile trace with a million distinct user ids, or
@@ -24,38 +23,12 @@ deletes the rows of traces whose spans it dropped (storage/retention.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from psycopg import sql
 
-from llm_observatory.core.rows import SPANS
+from llm_observatory.storage import span_parts
+from llm_observatory.storage.span_parts import capped_tokens
 
 TABLE = "trace_summaries"
-PARTS_TABLE = "_llmo_trace_parts"
-
-# The spans columns a summary is made of, copied from each stored span.
-PARTS = (
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "start_time",
-    "end_time",
-    "duration_ms",
-    "service_name",
-    "name",
-    "status_code",
-    "is_llm",
-    "model",
-    "provider",
-    "user_id",
-    "conversation_id",
-    "input_tokens",
-    "output_tokens",
-    "cost_usd",
-)
-_PART_LIST = ", ".join(PARTS)
-_POSITIONS = tuple(SPANS.column_names.index(name) for name in PARTS)
-_SPLITS = max(_POSITIONS) + 1  # fields split off a row; the rest (messages) stays whole
 
 # The root span's columns in a summary, as (summary column, spans column).
 ROOT = (
@@ -65,12 +38,6 @@ ROOT = (
     ("start_time", "start_time"),
     ("duration_ms", "duration_ms"),
 )
-
-
-def _tokens(total: str) -> str:
-    # Token counts are the client's numbers: a sum beyond bigint is held at its maximum
-    # rather than failing the batch that carries it.
-    return f"least(coalesce({total}, 0), {2**63 - 1})::bigint"
 
 
 # Summary column -> (its aggregate over spans `p`, how a stored row and a new one merge).
@@ -84,12 +51,12 @@ TOTALS: dict[str, tuple[str, str]] = {
         "t.llm_calls + EXCLUDED.llm_calls",
     ),
     "input_tokens": (
-        _tokens("sum(p.input_tokens) FILTER (WHERE p.is_llm)"),
-        _tokens("t.input_tokens::numeric + EXCLUDED.input_tokens"),
+        capped_tokens("sum(p.input_tokens) FILTER (WHERE p.is_llm)"),
+        capped_tokens("t.input_tokens::numeric + EXCLUDED.input_tokens"),
     ),
     "output_tokens": (
-        _tokens("sum(p.output_tokens) FILTER (WHERE p.is_llm)"),
-        _tokens("t.output_tokens::numeric + EXCLUDED.output_tokens"),
+        capped_tokens("sum(p.output_tokens) FILTER (WHERE p.is_llm)"),
+        capped_tokens("t.output_tokens::numeric + EXCLUDED.output_tokens"),
     ),
     "cost_usd": (
         "coalesce(sum(p.cost_usd) FILTER (WHERE p.is_llm), 0)",
@@ -149,7 +116,7 @@ def _aggregate() -> tuple[str, str]:
     totals = ", ".join(f"{agg} AS {name}" for name, (agg, _) in TOTALS.items())
     sets = ", ".join(f"{_value_set(c, size)} AS {name}" for name, (c, size) in VALUE_SETS.items())
     summed = ", ".join(f"totals.{n}" for n in (*TOTALS, *VALUE_SETS))
-    before = f"WITH p AS (SELECT {_PART_LIST} FROM "
+    before = f"WITH p AS (SELECT {span_parts.COLUMN_LIST} FROM "
     after = (
         f"), totals AS (SELECT p.trace_id, {totals}, {sets} FROM p GROUP BY p.trace_id), "
         "roots AS (SELECT DISTINCT ON (p.trace_id) p.* FROM p WHERE p.parent_span_id IS NULL "
@@ -184,30 +151,7 @@ def _insert(source: sql.Composable) -> sql.Composed:
     return sql.SQL(head) + source + sql.SQL(f"{after} {_merge()}")  # type: ignore[arg-type]
 
 
-CREATE_PARTS_SQL = sql.SQL(
-    f"CREATE TEMP TABLE IF NOT EXISTS {PARTS_TABLE} ON COMMIT DELETE ROWS AS "
-    f"SELECT {_PART_LIST} FROM spans WITH NO DATA"
-)
-COPY_PARTS_SQL = sql.SQL(f"COPY {PARTS_TABLE} ({_PART_LIST}) FROM STDIN")
-MERGE_PARTS_SQL = _insert(sql.Identifier(PARTS_TABLE))
-
-
-def staged_parts_sql(merge: sql.Composed) -> sql.Composed:
-    """`merge` (staging -> spans, ON CONFLICT DO NOTHING) keeping the parts of the spans
-    it inserted: a retried batch adds only what was not stored before."""
-    return sql.SQL(
-        "WITH inserted AS ({merge} RETURNING {cols}) "
-        "INSERT INTO {parts} ({cols}) SELECT {cols} FROM inserted"
-    ).format(merge=merge, cols=sql.SQL(_PART_LIST), parts=sql.SQL(PARTS_TABLE))  # type: ignore[arg-type]
-
-
-def parts(rows: Sequence[bytes]) -> bytes:
-    """The PARTS fields of spans COPY rows, as COPY rows of the parts table."""
-    lines = []
-    for row in rows:
-        fields = row.split(b"\t", _SPLITS)
-        lines.append(b"\t".join([fields[i] for i in _POSITIONS]))
-    return b"\n".join(lines) + b"\n"
+MERGE_PARTS_SQL = _insert(sql.Identifier(span_parts.TABLE))
 
 
 def rebuild_sql(trace_ids: sql.Composable | None) -> list[sql.Composable]:

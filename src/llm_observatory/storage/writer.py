@@ -20,7 +20,8 @@ Any other error (connection lost, timeout, permissions) fails the whole batch fo
 retry: it is not the data's fault.
 
 A batch of spans also merges the summaries of their traces (storage/trace_summaries.py)
-in its transaction: a span is listed with its trace exactly when it is stored.
+and the hourly rollups of their LLM calls (storage/call_rollups.py) in its transaction:
+a span is counted exactly when it is stored.
 """
 
 from __future__ import annotations
@@ -35,11 +36,14 @@ from psycopg_pool import AsyncConnectionPool
 
 from llm_observatory.core.batching import Refusal
 from llm_observatory.core.signals import LOGS, SIGNALS, TRACES, Signal
-from llm_observatory.storage import trace_summaries
+from llm_observatory.storage import call_rollups, span_parts, trace_summaries
 
 _DATA_ERROR_CLASSES = ("22", "23", "54")
 _COPY_LINE = re.compile(r"\bCOPY \S+, line (\d+)")
 _REASON_MAX = 500
+
+# What a batch of spans keeps up to date from their parts (storage/span_parts.py).
+SUMMARIES = (trace_summaries.MERGE_PARTS_SQL, call_rollups.MERGE_PARTS_SQL)
 
 REJECTED_INSERT = (
     "INSERT INTO rejected_records (signal, reason, record, record_size, ingest_key) "
@@ -87,9 +91,9 @@ class TableWriter:
         self._copy_direct = signal.table.copy_sql(signal.table.table)
         self._merge = signal.table.merge_sql()
         self._ingest_key_field = signal.table.column_names.index("ingest_key")
-        # Every writer of spans keeps their traces' summaries: none can bypass them.
+        # Every writer of spans keeps their summaries: none can bypass them.
         self._summarise = signal is TRACES
-        self._merge_keeping_parts = trace_summaries.staged_parts_sql(self._merge)
+        self._merge_keeping_parts = span_parts.staged_sql(self._merge)
 
     async def write(self, records: Iterable[Any]) -> int:
         """Encode and write records (the CLI's seed, tests); return the rows inserted."""
@@ -146,12 +150,12 @@ class TableWriter:
 
     async def _copied(self, cur: psycopg.AsyncCursor, rows: list[bytes]) -> None:
         """After `rows` were copied into the table, in the same transaction: spans'
-        trace summaries (storage/trace_summaries.py)."""
+        SUMMARIES."""
         if self._summarise:
-            await cur.execute(trace_summaries.CREATE_PARTS_SQL)
-            async with cur.copy(trace_summaries.COPY_PARTS_SQL) as copy:
-                await copy.write(trace_summaries.parts(rows))
-            await cur.execute(trace_summaries.MERGE_PARTS_SQL)
+            await cur.execute(span_parts.CREATE_SQL)
+            async with cur.copy(span_parts.COPY_SQL) as copy:
+                await copy.write(span_parts.parts(rows))
+            await self._summaries(cur)
 
     async def _merged(self, cur: psycopg.AsyncCursor) -> int:
         """Merge the staging table into the table; the rows inserted (and, for spans,
@@ -159,11 +163,16 @@ class TableWriter:
         if not self._summarise:
             await cur.execute(self._merge)
             return max(cur.rowcount, 0)
-        await cur.execute(trace_summaries.CREATE_PARTS_SQL)
+        await cur.execute(span_parts.CREATE_SQL)
         await cur.execute(self._merge_keeping_parts)
         inserted = max(cur.rowcount, 0)
-        await cur.execute(trace_summaries.MERGE_PARTS_SQL)
+        await self._summaries(cur)
         return inserted
+
+    @staticmethod
+    async def _summaries(cur: psycopg.AsyncCursor) -> None:
+        for merge in SUMMARIES:
+            await cur.execute(merge)
 
     async def _keep_rejected(self, rows: Sequence[bytes], refused: list[Refusal]) -> None:
         limit = self.max_record_bytes
