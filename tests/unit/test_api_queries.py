@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from llm_observatory.api.params import SessionFilter, UserFilter
 from llm_observatory.api.queries import common, groups
 from llm_observatory.api.schemas import LogRecord, SessionSummary, Span, UserSummary
 
@@ -51,7 +53,38 @@ def test_group_answers_are_summed_field_by_field():
         text = grouping.select().as_string()
         for field in model.model_fields:
             assert f'AS "{field}"' in text, (model, field)
-        assert f"s.{grouping.column} AS " in text
+        assert f"c.{grouping.column} AS " in text
+
+
+H = timedelta(hours=1)
+T = datetime(2026, 12, 2, 10, tzinfo=UTC)
+
+
+def test_whole_hours_and_the_edges_left_to_the_calls():
+    m = timedelta(minutes=1)
+    assert groups.whole_hours(None, None) == ((None, None), [])
+    assert groups.whole_hours(T, T + 2 * H) == ((T, T + 2 * H), [])
+    assert groups.whole_hours(T + m, T + 2 * H + m) == (
+        (T + H, T + 2 * H),
+        [(T + m, T + H), (T + 2 * H, T + 2 * H + m)],
+    )
+    assert groups.whole_hours(T + m, None) == ((T + H, None), [(T + m, T + H)])
+    assert groups.whole_hours(None, T - m) == ((None, T - H), [(T - H, T - m)])
+    # Within one hour, or across one boundary without a whole hour: calls only.
+    assert groups.whole_hours(T + m, T + 2 * m) == (None, [(T + m, T + 2 * m)])
+    assert groups.whole_hours(T + m, T + H + m) == (None, [(T + m, T + H + m)])
+
+
+def test_users_read_whole_hours_from_the_rollups_and_the_rest_from_spans():
+    def text(filter: UserFilter | SessionFilter, grouping: groups.Grouping) -> str:
+        return groups.totals_sql(grouping, filter, "true", {}).as_string()
+
+    assert "FROM spans" not in text(UserFilter(), groups.USERS)
+    both = text(UserFilter(start=T + H / 2, end=T + 3 * H), groups.USERS)
+    assert "FROM llm_call_rollups" in both and both.count("FROM spans") == 1
+    assert "llm_call_rollups" not in text(SessionFilter(), groups.SESSIONS)
+    columns = [part.split(" FROM ")[0].count(",") for part in (groups._CALLS, groups._ROLLED_UP)]
+    assert columns[0] == columns[1]  # the two kinds of calls line up in UNION ALL
 
 
 def test_downgrade_restores_what_0005_replaced():

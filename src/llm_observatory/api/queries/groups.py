@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import sql
@@ -31,33 +32,46 @@ from llm_observatory.api.schemas import (
     UserList,
     UserSummary,
 )
+from llm_observatory.storage.span_parts import capped_tokens
 
 MAX_USERS_LISTED = 20
+HOUR = timedelta(hours=1)
 
-# Field of a group's answer -> its aggregate over the group's LLM calls (alias s).
+# A group's figures are aggregates over its calls `c`: LLM calls read from `spans`
+# one by one (CALLS), or hours of them already summed (ROLLED_UP, for users only:
+# storage/call_rollups.py). Field of a group's answer -> its aggregate.
 _AGGREGATES: dict[str, str] = {
-    "first_seen": "min(s.start_time)",
-    "last_seen": "max(s.start_time)",
-    "traces": "count(DISTINCT s.trace_id)::int",
-    "sessions": "count(DISTINCT s.conversation_id)::int",
-    "llm_calls": "count(*)::int",
-    "input_tokens": "coalesce(sum(s.input_tokens), 0)::bigint",
-    "output_tokens": "coalesce(sum(s.output_tokens), 0)::bigint",
-    "cost_usd": "coalesce(sum(s.cost_usd), 0)::float8",
-    "errors": "(count(*) FILTER (WHERE s.status_code = 'error'))::int",
+    "first_seen": "min(c.first_seen)",
+    "last_seen": "max(c.last_seen)",
+    "traces": "count(DISTINCT c.trace_id)::int",
+    "sessions": "count(DISTINCT c.conversation_id)::int",
+    "llm_calls": "sum(c.llm_calls)::int",
+    "input_tokens": capped_tokens("sum(c.input_tokens)"),
+    "output_tokens": capped_tokens("sum(c.output_tokens)"),
+    "cost_usd": "coalesce(sum(c.cost_usd), 0)::float8",
+    "errors": "sum(c.errors)::int",
     "users": (
-        "coalesce((array_agg(DISTINCT s.user_id) FILTER (WHERE s.user_id IS NOT NULL))"
+        "coalesce((array_agg(DISTINCT c.user_id) FILTER (WHERE c.user_id IS NOT NULL))"
         f"[1:{MAX_USERS_LISTED}], ARRAY[]::text[])"
     ),
 }
+_CALLS = (
+    "SELECT s.user_id, s.conversation_id, s.trace_id, s.start_time AS first_seen, "
+    "s.start_time AS last_seen, 1 AS llm_calls, s.input_tokens, s.output_tokens, "
+    "s.cost_usd, (s.status_code = 'error')::int AS errors FROM spans s WHERE s.is_llm"
+)
+_ROLLED_UP = (
+    "SELECT s.user_id, s.conversation_id, NULL, s.first_seen, s.last_seen, s.llm_calls, "
+    "s.input_tokens, s.output_tokens, s.cost_usd, s.errors FROM llm_call_rollups s WHERE true"
+)
 
+# Filters of the calls; the same columns in `spans` and in the rollups.
 _FILTERS: dict[str, str] = {
     "service": "s.service_name = %(service)s",
     "user": "s.user_id = %(user)s",
     "model": "s.model = %(model)s",
-    "start": "s.start_time >= %(start)s",
-    "end": "s.start_time < %(end)s",
 }
+_TIMES: dict[str, str] = {"start": "s.start_time >= %(start)s", "end": "s.start_time < %(end)s"}
 
 
 @dataclass(frozen=True)
@@ -65,13 +79,69 @@ class Grouping:
     column: str  # spans column the calls are grouped by
     id_field: str  # the field of the answer that holds it
     model: type[BaseModel]
+    rolled_up: bool  # whole hours are read from llm_call_rollups
 
     def select(self) -> sql.Composed:
-        return select_list(self.model, "s", {**_AGGREGATES, self.id_field: f"s.{self.column}"})
+        return select_list(self.model, "c", {**_AGGREGATES, self.id_field: f"c.{self.column}"})
 
 
-SESSIONS = Grouping("conversation_id", "session_id", SessionSummary)
-USERS = Grouping("user_id", "user_id", UserSummary)
+SESSIONS = Grouping("conversation_id", "session_id", SessionSummary, rolled_up=False)
+USERS = Grouping("user_id", "user_id", UserSummary, rolled_up=True)
+
+
+Range = tuple[datetime | None, datetime | None]  # [from, to); None: unbounded
+
+
+def _floor_hour(value: datetime) -> datetime:
+    return value.replace(minute=0, second=0, microsecond=0)
+
+
+def whole_hours(start: datetime | None, end: datetime | None) -> tuple[Range | None, list[Range]]:
+    """The whole hours within [start, end), and the parts of it outside them."""
+    first = start if start is None or start == _floor_hour(start) else _floor_hour(start) + HOUR
+    last = None if end is None else _floor_hour(end)
+    if first is not None and last is not None and first >= last:
+        return None, [(start, end)]
+    edges: list[Range] = []
+    if start is not None and first is not None and start < first:
+        edges.append((start, first))
+    if end is not None and last is not None and last < end:
+        edges.append((last, end))
+    return (first, last), edges
+
+
+def _bounds(column: str, span: Range, name: str, params: dict[str, Any]) -> str:
+    text = ""
+    for op, suffix, value in ((">=", "from", span[0]), ("<", "to", span[1])):
+        if value is not None:
+            params[f"{name}_{suffix}"] = value
+            text += f" AND s.{column} {op} %({name}_{suffix})s"
+    return text
+
+
+def totals_sql(
+    grouping: Grouping, filter: SessionFilter | UserFilter, who: str, params: dict[str, Any]
+) -> sql.Composed:
+    """The answers of the groups that `who` (a condition on `s`; its values in `params`,
+    which gains the filter's) selects, over their calls within `filter`."""
+    where = ""
+    for name, fragment in _FILTERS.items():
+        value = getattr(filter, name, None)
+        if value is not None:
+            where += f" AND {fragment}"
+            params[name] = value
+    hours, edges = None, [(filter.start, filter.end)]
+    if grouping.rolled_up:
+        hours, edges = whole_hours(filter.start, filter.end)
+    parts = []
+    if hours is not None:
+        parts.append(f"{_ROLLED_UP} AND {who}{where}{_bounds('hour', hours, 'hours', params)}")
+    for i, edge in enumerate(edges):
+        parts.append(f"{_CALLS} AND {who}{where}{_bounds('start_time', edge, f'edge{i}', params)}")
+    calls = " UNION ALL ".join(parts)
+    text = f"SELECT {{select}} FROM ({calls}) c GROUP BY c.{grouping.column}"
+    return sql.SQL(text).format(select=grouping.select())  # type: ignore[arg-type]
+
 
 # The most recently active groups, without summing every group: walking the LLM calls
 # newest first, a group's first call met is its last one. So the groups met among the
@@ -102,17 +172,12 @@ FROM edge LEFT JOIN LATERAL (
 ) g ON true
 """
 
-_GROUP_TOTALS = """
-SELECT {select} FROM spans s
-WHERE s.is_llm AND s.{column} = ANY(%(ids)s) AND {where}
-GROUP BY s.{column}
-"""
 FIRST_SCAN = 500  # calls read for the first try; each further try reads four times more
 
 
 def _where(filter: SessionFilter | UserFilter) -> tuple[str, dict[str, Any]]:
     parts, params = [], {}
-    for name, fragment in _FILTERS.items():
+    for name, fragment in {**_FILTERS, **_TIMES}.items():
         value = getattr(filter, name, None)
         if value is not None:
             parts.append(fragment)
@@ -154,12 +219,9 @@ async def _group_page(db: Database, grouping: Grouping, query: PageQuery) -> dic
     page = await _recent_ids(db, grouping, query)
     rows: list[dict[str, Any]] = []
     if page:
-        where, params = _where(query.filter)
-        params["ids"] = [r["id"] for r in page]
-        text = _GROUP_TOTALS.format(
-            select=grouping.select().as_string(None), column=grouping.column, where=where
-        )
-        statement = sql.SQL(text)  # type: ignore[arg-type]
+        params: dict[str, Any] = {"ids": [r["id"] for r in page]}
+        who = f"s.{grouping.column} = ANY(%(ids)s)"
+        statement = totals_sql(grouping, query.filter, who, params)
         totals = {r[grouping.id_field]: r for r in await db.fetch_all(statement, params)}
         rows = [totals[r["id"]] for r in page if r["id"] in totals]
     rows, more = page_rows(rows, query.limit)
@@ -178,19 +240,14 @@ async def list_users(db: Database, query: PageQuery) -> UserList:
     return UserList.model_validate(await _group_page(db, USERS, query))
 
 
-_GROUP_ONE = """
-SELECT {select} FROM spans s
-WHERE s.is_llm AND s.{column} = %(id)s
-GROUP BY s.{column}
-"""
-
-
-def _one_sql(grouping: Grouping) -> sql.Composed:
-    return sql.SQL(_GROUP_ONE).format(select=grouping.select(), column=sql.SQL(grouping.column))
+def _one_sql(grouping: Grouping, group_id: str) -> tuple[sql.Composed, dict[str, Any]]:
+    params: dict[str, Any] = {"id": group_id}
+    filter = UserFilter() if grouping.rolled_up else SessionFilter()
+    return totals_sql(grouping, filter, f"s.{grouping.column} = %(id)s", params), params
 
 
 async def user_summary(db: Database, user_id: str) -> dict[str, Any] | None:
-    rows = await db.fetch_all(_one_sql(USERS), {"id": user_id})
+    rows = await db.fetch_all(*_one_sql(USERS, user_id))
     return rows[0] if rows else None
 
 
@@ -230,7 +287,7 @@ def _session_traces(
 async def get_session(db: Database, session_id: str) -> SessionDetail | None:
     summary, calls = await db.fetch_many(
         [
-            (_one_sql(SESSIONS), {"id": session_id}),
+            _one_sql(SESSIONS, session_id),
             (_SESSION_CALLS, {"id": session_id, "limit": MAX_SESSION_CALLS + 1}),
         ]
     )

@@ -9,6 +9,7 @@ from psycopg import sql
 from llm_observatory.api.database import Database
 from llm_observatory.api.params import MAX_MODELS, MAX_SERVICES, MAX_USAGE_ROWS, UsageQuery
 from llm_observatory.api.schemas import ModelSummary, UsageRow
+from llm_observatory.storage.span_parts import capped_tokens
 
 # Usage grouping: API name -> column. The only identifiers a request can pick.
 GROUP_COLUMNS = {"model": "model", "provider": "provider", "service": "service_name"}
@@ -47,20 +48,22 @@ async def usage(db: Database, query: UsageQuery) -> list[UsageRow]:
     return [UsageRow.model_validate(row) for row in await db.fetch_all(statement, params)]
 
 
-# llm_usage_hourly: a continuous aggregate where the licence allows, else a view.
-_MODELS = """
+# From the hourly rollups of the calls (storage/call_rollups.py), a few rows per
+# conversation, the same on either licence: `llm_usage_hourly` is a view over every
+# LLM call on the Apache build.
+_MODELS = f"""
 SELECT model, provider,
-       sum(requests)::bigint AS requests,
-       coalesce(sum(input_tokens), 0)::bigint AS input_tokens,
-       coalesce(sum(output_tokens), 0)::bigint AS output_tokens,
+       sum(llm_calls)::bigint AS requests,
+       {capped_tokens("sum(input_tokens)")} AS input_tokens,
+       {capped_tokens("sum(output_tokens)")} AS output_tokens,
        coalesce(sum(cost_usd), 0)::float8 AS cost_usd,
        sum(errors)::bigint AS errors,
-       min(bucket) AS first_seen,
-       max(bucket) AS last_seen
-FROM llm_usage_hourly
+       min(hour) AS first_seen,
+       max(hour) AS last_seen
+FROM llm_call_rollups
 WHERE model IS NOT NULL
 GROUP BY model, provider
-ORDER BY sum(requests) DESC, model, provider
+ORDER BY sum(llm_calls) DESC, model, provider
 LIMIT %(limit)s
 """
 
