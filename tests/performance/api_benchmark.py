@@ -21,8 +21,8 @@ cold usage < 100 ms, trace by id < 20 ms, search < 200 ms.
 Ingest cost (`--ingest`, `--ingest-only`): in a scratch database, the write rate of the
 same demo spans and log records (pre-encoded rows, batches of 1,000, a fresh table each
 round): with the schema of revision 0007 by plain COPY (what storage's writer did
-before trace summaries), and at head through storage's writer (COPY and the trace
-summaries' merge).
+before trace summaries), and at head through storage's writer (COPY, the trace
+summaries' merge and the call rollups' merge).
 """
 
 from __future__ import annotations
