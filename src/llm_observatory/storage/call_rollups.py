@@ -21,14 +21,19 @@ so an hour's calls are either all dropped or all kept.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from psycopg import sql
 
 from llm_observatory.storage import span_parts
 from llm_observatory.storage.span_parts import capped_tokens
 
 TABLE = "llm_call_rollups"
-BUCKET = "1 hour"
-_HOUR = f"time_bucket('{BUCKET}', p.start_time)"
+# A day's chunk holds whole buckets (retention), and the API reads a time range's whole
+# buckets from here and the rest from the calls (api/queries/groups.py).
+BUCKET = timedelta(hours=1)
+_INTERVAL = f"interval '{int(BUCKET.total_seconds())} seconds'"
+_HOUR = f"time_bucket({_INTERVAL}, p.start_time)"
 
 # The calls of a row share these spans columns (and the hour).
 KEY = ("service_name", "provider", "model", "user_id", "conversation_id")
@@ -83,7 +88,7 @@ MERGE_PARTS_SQL = _insert(sql.SQL(f"{span_parts.TABLE} p"))  # type: ignore[arg-
 
 # The (hour, service) pairs of the spans a WHERE clause (over `spans`) selects.
 TOUCHED_SQL = (
-    f"SELECT DISTINCT time_bucket('{BUCKET}', start_time) AS hour, service_name "
+    f"SELECT DISTINCT time_bucket({_INTERVAL}, start_time) AS hour, service_name "
     "FROM spans WHERE is_llm AND {where}"
 )
 
@@ -102,14 +107,14 @@ def rebuild_sql(hours: sql.Composable | None) -> list[sql.Composable]:
         _insert(
             sql.SQL(
                 "({}) h JOIN spans p ON p.service_name = h.service_name "
-                "AND p.start_time >= h.hour AND p.start_time < h.hour + interval {}"
-            ).format(hours, sql.Literal(BUCKET))
+                f"AND p.start_time >= h.hour AND p.start_time < h.hour + {_INTERVAL}"
+            ).format(hours)  # type: ignore[arg-type]
         ),
     ]
 
 
 # No span left: every row goes.
 EXPIRE_SQL = (
-    f"DELETE FROM {TABLE} WHERE hour < coalesce(time_bucket('{BUCKET}', "
+    f"DELETE FROM {TABLE} WHERE hour < coalesce(time_bucket({_INTERVAL}, "
     "(SELECT min(start_time) FROM spans)), 'infinity'::timestamptz)"
 )

@@ -308,45 +308,47 @@ class Deleter:
             )
         return dict(self.deleted)
 
+    def _temp_table(
+        self, name: str, columns: str, query: sql.Composable | None, params: list[Any]
+    ) -> sql.Composable:
+        """A new temporary table `name` (`columns`, their primary key) holding `query`'s
+        rows; the query of its rows."""
+        table = sql.Identifier(name)
+        names = ", ".join(column.split()[0] for column in columns.split(", "))
+        self.conn.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(table))
+        self.conn.execute(
+            sql.SQL("CREATE TEMP TABLE {} ({}, PRIMARY KEY ({}))").format(
+                table,
+                sql.SQL(columns),  # type: ignore[arg-type]
+                sql.SQL(names),  # type: ignore[arg-type]
+            )
+        )
+        if query is not None:
+            self.conn.execute(sql.SQL("INSERT INTO {} {}").format(table, query), params)
+        return sql.SQL("SELECT {} FROM pg_temp.{}").format(sql.SQL(names), table)  # type: ignore[arg-type]
+
     def _collect_touched(self, traces: sql.Composable) -> sql.Composable:
         """The traces whose summaries the deletion changes (storage/trace_summaries.py):
         those selected, or those with a span of the service."""
         if self.selector.by_identity:
             return traces
-        table = sql.Identifier(TOUCHED_TABLE)
-        self.conn.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(table))
-        self.conn.execute(sql.SQL("CREATE TEMP TABLE {} (trace_id text PRIMARY KEY)").format(table))
         where, params = row_predicate(self.selector, "spans", traces, [])
         query = sql.SQL("SELECT DISTINCT trace_id FROM spans WHERE {}").format(where)
-        self.conn.execute(sql.SQL("INSERT INTO {} {}").format(table, query), params)
-        return sql.SQL("SELECT trace_id FROM pg_temp.{}").format(table)
+        return self._temp_table(TOUCHED_TABLE, "trace_id text", query, params)
 
     def _collect_hours(self, traces: sql.Composable) -> sql.Composable:
         """The hours and services of the LLM calls the deletion removes, whose call
         rollups it changes (storage/call_rollups.py)."""
-        table = sql.Identifier(HOURS_TABLE)
-        self.conn.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(table))
-        self.conn.execute(
-            sql.SQL(
-                "CREATE TEMP TABLE {} (hour timestamptz, service_name text, "
-                "PRIMARY KEY (hour, service_name))"
-            ).format(table)
-        )
         where, params = row_predicate(self.selector, "spans", traces, [])
         query = sql.SQL(call_rollups.TOUCHED_SQL).format(where=where)  # type: ignore[arg-type]
-        self.conn.execute(sql.SQL("INSERT INTO {} {}").format(table, query), params)
-        return sql.SQL("SELECT hour, service_name FROM pg_temp.{}").format(table)
+        return self._temp_table(HOURS_TABLE, "hour timestamptz, service_name text", query, params)
 
     def _collect_traces(self) -> sql.Composable:
-        table = sql.Identifier(TRACES_TABLE)
-        self.conn.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(table))
-        self.conn.execute(sql.SQL("CREATE TEMP TABLE {} (trace_id text PRIMARY KEY)").format(table))
         found = trace_set_sql(self.selector)
-        if found is not None:
-            query, params = found
-            self.conn.execute(sql.SQL("INSERT INTO {} {}").format(table, query), params)
-        self.conn.execute(sql.SQL("ANALYZE pg_temp.{}").format(table))
-        return sql.SQL("SELECT trace_id FROM pg_temp.{}").format(table)
+        query, params = found if found is not None else (None, [])
+        traces = self._temp_table(TRACES_TABLE, "trace_id text", query, params)
+        self.conn.execute(sql.SQL("ANALYZE pg_temp.{}").format(sql.Identifier(TRACES_TABLE)))
+        return traces
 
     def _chunks(self, table: str) -> list[Chunk]:
         before = self.selector.before

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import sql
@@ -32,10 +32,11 @@ from llm_observatory.api.schemas import (
     UserList,
     UserSummary,
 )
+from llm_observatory.storage import call_rollups
 from llm_observatory.storage.span_parts import capped_tokens
 
 MAX_USERS_LISTED = 20
-HOUR = timedelta(hours=1)
+HOUR = call_rollups.BUCKET
 
 # A group's figures are aggregates over its calls `c`: LLM calls read from `spans`
 # one by one (CALLS), or hours of them already summed (ROLLED_UP, for users only:
@@ -72,6 +73,7 @@ _FILTERS: dict[str, str] = {
     "model": "s.model = %(model)s",
 }
 _TIMES: dict[str, str] = {"start": "s.start_time >= %(start)s", "end": "s.start_time < %(end)s"}
+_CALL_FILTERS = {**_FILTERS, **_TIMES}  # of `spans`, which has every call's time
 
 
 @dataclass(frozen=True)
@@ -89,11 +91,13 @@ SESSIONS = Grouping("conversation_id", "session_id", SessionSummary, rolled_up=F
 USERS = Grouping("user_id", "user_id", UserSummary, rolled_up=True)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Range = tuple[datetime | None, datetime | None]  # [from, to); None: unbounded
 
 
 def _floor_hour(value: datetime) -> datetime:
-    return value.replace(minute=0, second=0, microsecond=0)
+    """The start of the rollup bucket `value` is in (buckets are aligned on the epoch)."""
+    return _EPOCH + (value - _EPOCH) // HOUR * HOUR
 
 
 def whole_hours(start: datetime | None, end: datetime | None) -> tuple[Range | None, list[Range]]:
@@ -124,20 +128,17 @@ def totals_sql(
 ) -> sql.Composed:
     """The answers of the groups that `who` (a condition on `s`; its values in `params`,
     which gains the filter's) selects, over their calls within `filter`."""
-    where = ""
-    for name, fragment in _FILTERS.items():
-        value = getattr(filter, name, None)
-        if value is not None:
-            where += f" AND {fragment}"
-            params[name] = value
+    where, filter_params = _where(filter, _FILTERS)
+    params.update(filter_params)
     hours, edges = None, [(filter.start, filter.end)]
     if grouping.rolled_up:
         hours, edges = whole_hours(filter.start, filter.end)
     parts = []
     if hours is not None:
-        parts.append(f"{_ROLLED_UP} AND {who}{where}{_bounds('hour', hours, 'hours', params)}")
+        parts.append(f"{_ROLLED_UP} AND {who} AND {where}{_bounds('hour', hours, 'hours', params)}")
     for i, edge in enumerate(edges):
-        parts.append(f"{_CALLS} AND {who}{where}{_bounds('start_time', edge, f'edge{i}', params)}")
+        bounds = _bounds("start_time", edge, f"edge{i}", params)
+        parts.append(f"{_CALLS} AND {who} AND {where}{bounds}")
     calls = " UNION ALL ".join(parts)
     text = f"SELECT {{select}} FROM ({calls}) c GROUP BY c.{grouping.column}"
     return sql.SQL(text).format(select=grouping.select())  # type: ignore[arg-type]
@@ -175,9 +176,11 @@ FROM edge LEFT JOIN LATERAL (
 FIRST_SCAN = 500  # calls read for the first try; each further try reads four times more
 
 
-def _where(filter: SessionFilter | UserFilter) -> tuple[str, dict[str, Any]]:
+def _where(
+    filter: SessionFilter | UserFilter, fragments: Mapping[str, str] = _CALL_FILTERS
+) -> tuple[str, dict[str, Any]]:
     parts, params = [], {}
-    for name, fragment in {**_FILTERS, **_TIMES}.items():
+    for name, fragment in fragments.items():
         value = getattr(filter, name, None)
         if value is not None:
             parts.append(fragment)
