@@ -73,6 +73,9 @@ def test_whole_hours_and_the_edges_left_to_the_calls():
     # Within one hour, or across one boundary without a whole hour: calls only.
     assert groups.whole_hours(T + m, T + 2 * m) == (None, [(T + m, T + 2 * m)])
     assert groups.whole_hours(T + m, T + H + m) == (None, [(T + m, T + H + m)])
+    # A client's `from` in the last hour there is: no whole hour after it, and no error.
+    late = datetime.max.replace(tzinfo=UTC) - 20 * m
+    assert groups.whole_hours(late, None) == (None, [(late, None)])
 
 
 def test_users_read_whole_hours_from_the_rollups_and_the_rest_from_spans():

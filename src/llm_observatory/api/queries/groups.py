@@ -102,7 +102,11 @@ def _floor_hour(value: datetime) -> datetime:
 
 def whole_hours(start: datetime | None, end: datetime | None) -> tuple[Range | None, list[Range]]:
     """The whole hours within [start, end), and the parts of it outside them."""
-    first = start if start is None or start == _floor_hour(start) else _floor_hour(start) + HOUR
+    first = start
+    if start is not None and start != _floor_hour(start):
+        if _floor_hour(start) > datetime.max.replace(tzinfo=UTC) - HOUR:
+            return None, [(start, end)]  # the last hour of year 9999: no whole one after it
+        first = _floor_hour(start) + HOUR
     last = None if end is None else _floor_hour(end)
     if first is not None and last is not None and first >= last:
         return None, [(start, end)]
