@@ -16,8 +16,9 @@ exception, 23 integrity, 54 program limit such as "index row size exceeds maximu
 the batch is written again without the row COPY named in its error, or split in halves
 when the error names no row (the merge's), until every row that fails has failed alone.
 Those rows are kept in `rejected_records` with the database's reason; the rest commit.
-Any other error (connection lost, timeout, permissions) fails the whole batch for a
-retry: it is not the data's fault.
+A deadlock with another writer is tried again, TRANSIENT_RETRIES times. Any other
+error (connection lost, timeout, permissions) fails the whole batch for a retry: it is
+not the data's fault.
 
 A batch of spans also merges the summaries of their traces (storage/trace_summaries.py)
 and the hourly rollups of their LLM calls (storage/call_rollups.py) in its transaction:
@@ -26,6 +27,8 @@ a span is counted exactly when it is stored.
 
 from __future__ import annotations
 
+import asyncio
+import random
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +44,7 @@ from llm_observatory.storage import call_rollups, span_parts, trace_summaries
 _DATA_ERROR_CLASSES = ("22", "23", "54")
 _COPY_LINE = re.compile(r"\bCOPY \S+, line (\d+)")
 _REASON_MAX = 500
+TRANSIENT_RETRIES = 3  # a deadlocked batch is tried this many times more, then fails
 
 # What a batch of spans keeps up to date from their parts (storage/span_parts.py).
 SUMMARIES = (trace_summaries.MERGE_PARTS_SQL, call_rollups.MERGE_PARTS_SQL)
@@ -130,7 +134,21 @@ class TableWriter:
         return result
 
     async def _transaction(self, rows: list[bytes]) -> int:
-        """Commit rows; the number inserted. Duplicates (a retried export) are skipped."""
+        """Commit rows; the number inserted. Duplicates (a retried export) are skipped.
+
+        A retried export can overlap the same batch still being written by another
+        writer, and the two can wait on each other's spans (COPY into a hypertable is
+        buffered chunk by chunk, so their order of insertion differs): PostgreSQL aborts
+        one, which is tried again, a few times, once the other has committed (seen
+        about once in 25 runs of three concurrent writers in the rollups' tests)."""
+        for attempt in range(TRANSIENT_RETRIES):
+            try:
+                return await self._attempt(rows)
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                await asyncio.sleep(random.uniform(0.01, 0.05) * 2**attempt)  # noqa: S311 (jitter)
+        return await self._attempt(rows)
+
+    async def _attempt(self, rows: list[bytes]) -> int:
         payload = b"\n".join(rows) + b"\n"
         try:
             # Nearly every batch is new: COPY straight into the table costs the database
