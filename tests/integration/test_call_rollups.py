@@ -1,9 +1,11 @@
-"""llm_call_rollups against TimescaleDB: kept by the writer, re-summed by deletion,
-expired by retention, and the users' and models' answers read from it.
+"""llm_call_rollups and llm_usage_rollups against TimescaleDB: kept by the writer,
+re-summed by deletion, expired by retention, and the users', models' and usage answers
+read from them.
 
 The expected rows and answers are computed here from `spans` by queries of this
-test's own, not by storage/call_rollups.py or api/queries: what the writers merged
-batch by batch, concurrently, must equal what the stored calls say.
+test's own, not by storage/call_rollups.py or api/queries (the latency buckets'
+definition, storage/latency_buckets.py, is checked on its own): what the writers
+merged batch by batch, concurrently, must equal what the stored calls say.
 """
 
 from __future__ import annotations
@@ -19,31 +21,48 @@ import pytest
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from llm_observatory.api.params import UserQuery
+from llm_observatory.api.params import UsageQuery, UserQuery
 from llm_observatory.api.queries import groups, usage
 from llm_observatory.cli.demo_data import DemoData
 from llm_observatory.core.records import SpanRecord
 from llm_observatory.core.signals import TRACES
-from llm_observatory.storage import deletion, retention
+from llm_observatory.storage import deletion, latency_buckets, retention
 from llm_observatory.storage.deletion import Selector
 from llm_observatory.storage.writer import TableWriter
 from tests.support.span_records import span_record
 
 BIGINT_MAX = 2**63 - 1  # token sums are held there
-KEY = "service_name, provider, model, user_id, conversation_id"
-EXPECTED = f"""
-SELECT date_trunc('hour', start_time AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hour, {KEY},
-       min(start_time) AS first_seen, max(start_time) AS last_seen, count(*) AS llm_calls,
+_SUMS = f"""count(*) AS llm_calls,
        least(coalesce(sum(input_tokens), 0), {BIGINT_MAX}) AS input_tokens,
        least(coalesce(sum(output_tokens), 0), {BIGINT_MAX}) AS output_tokens,
        coalesce(sum(cost_usd), 0) AS cost_usd,
-       count(*) FILTER (WHERE status_code = 'error') AS errors
+       count(*) FILTER (WHERE status_code = 'error') AS errors"""
+_HOUR = "date_trunc('hour', start_time AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+KEY = "service_name, provider, model, user_id, conversation_id"
+EXPECTED = f"""
+SELECT {_HOUR} AS hour, {KEY}, min(start_time) AS first_seen, max(start_time) AS last_seen,
+       {_SUMS}
 FROM spans WHERE is_llm GROUP BY 1, {KEY}
 """
 STORED = f"""
 SELECT hour, {KEY}, first_seen, last_seen, llm_calls, input_tokens, output_tokens,
        cost_usd, errors FROM llm_call_rollups
 """
+USAGE_KEY = "service_name, provider, model"
+USAGE_EXPECTED = f"""
+SELECT {_HOUR} AS hour, {USAGE_KEY},
+       {latency_buckets.bucket_sql("duration_ms")} AS latency_bucket, {_SUMS}
+FROM spans WHERE is_llm GROUP BY 1, {USAGE_KEY}, 5
+"""
+USAGE_STORED = f"""
+SELECT hour, {USAGE_KEY}, latency_bucket, llm_calls, input_tokens, output_tokens, cost_usd,
+       errors FROM llm_usage_rollups
+"""
+
+
+def assert_rollups_equal_calls(url: str) -> None:
+    assert rows(url, STORED) == rows(url, EXPECTED)
+    assert rows(url, USAGE_STORED) == rows(url, USAGE_EXPECTED)
 
 
 def rows(url: str, query: str) -> list[dict]:
@@ -89,10 +108,11 @@ def test_rollups_equal_their_calls_written_concurrently_in_any_order(fresh):
     again = [*batches[3], *batches[-1][:10]]
     assert write(app, [*batches[:-1], again, batches[-1]], writers=3) == len(spans)
 
-    expected = rows(owner, EXPECTED)
-    assert rows(owner, STORED) == expected
-    assert len(expected) > 50
-    assert any(r["llm_calls"] > 1 for r in expected), "rows sum several calls"
+    assert_rollups_equal_calls(owner)
+    for query in (EXPECTED, USAGE_EXPECTED):
+        expected = rows(owner, query)
+        assert len(expected) > 50
+        assert any(r["llm_calls"] > 1 for r in expected), "rows sum several calls"
 
 
 def test_keys_that_read_alike_stay_apart_and_hostile_values_fail_nothing(fresh, fetch):
@@ -126,10 +146,12 @@ def test_keys_that_read_alike_stay_apart_and_hostile_values_fail_nothing(fresh, 
         for i in range(3)
     ]
     assert write(app, [spans[:4], spans[4:]]) == len(spans)
-    assert rows(owner, STORED) == rows(owner, EXPECTED)
+    assert_rollups_equal_calls(owner)
     assert fetch(owner, "SELECT count(*) AS n FROM llm_call_rollups")[0]["n"] == len(alike) + 1
     (held,) = fetch(owner, "SELECT input_tokens FROM llm_call_rollups WHERE model <> 'm'")
     assert held["input_tokens"] == BIGINT_MAX  # held at bigint's maximum, not an error
+    (held,) = fetch(owner, "SELECT input_tokens FROM llm_usage_rollups WHERE model <> 'm'")
+    assert held["input_tokens"] == BIGINT_MAX
     assert fetch(owner, "SELECT count(*) AS n FROM rejected_records")[0]["n"] == 0
 
 
@@ -141,10 +163,10 @@ def test_deletion_sums_again_the_hours_it_deleted_from(fresh, fetch):
     service = fetch(owner, "SELECT service_name FROM spans WHERE is_llm LIMIT 1")
     with psycopg.connect(owner, autocommit=True) as conn:
         deletion.delete(conn, Selector(user=user[0]["user_id"]), "tester")
-        assert rows(owner, STORED) == rows(owner, EXPECTED)
+        assert_rollups_equal_calls(owner)
         deletion.delete(conn, Selector(service=service[0]["service_name"]), "tester")
+    assert_rollups_equal_calls(owner)
     left = rows(owner, STORED)
-    assert left == rows(owner, EXPECTED)
     assert user[0]["user_id"] not in {r["user_id"] for r in left}
     assert service[0]["service_name"] not in {r["service_name"] for r in left}
 
@@ -167,15 +189,15 @@ def test_retention_drops_the_hours_of_the_chunks_it_dropped(fresh, fetch):
     ]
     write(app, [spans[i : i + 50] for i in range(0, len(spans), 50)])
 
-    async def enforce() -> tuple[int, int]:
+    async def enforce() -> tuple[int, ...]:
         async with await psycopg.AsyncConnection.connect(owner, autocommit=True) as conn:
             dropped = await retention.apply_retention(conn, 5)
             assert dropped > 0
             return await retention.expire_summaries(conn)
 
-    _, expired = asyncio.run(enforce())
-    assert expired > 0
-    assert rows(owner, STORED) == rows(owner, EXPECTED)
+    _, *expired = asyncio.run(enforce())
+    assert len(expired) == 2 and min(expired) > 0, expired
+    assert_rollups_equal_calls(owner)
 
 
 class _Db:
@@ -247,3 +269,112 @@ def test_users_answer_exactly_over_whole_and_partial_hours(fresh):
             return compared
 
     assert asyncio.run(check()) > 100
+
+
+def test_latency_buckets_read_within_their_relative_error(fetch, fresh):
+    owner, _ = fresh
+    rng = random.Random(5)
+    durations = [0.0, 1e-7, 1e-6, 1.5e-6, 0.001, 1.0, 2.0, 1024.0, 2**0.125, 2**10.375]
+    durations += [10 ** rng.uniform(-6, 13) for _ in range(2000)]
+    found = fetch(
+        owner,
+        f"SELECT d, {latency_buckets.bucket_sql('d')} AS bucket, "
+        f"{latency_buckets.value_sql(latency_buckets.bucket_sql('d'))} AS value "
+        "FROM unnest(%(durations)s::float8[]) d ORDER BY d",
+        {"durations": durations},
+    )
+    assert len(found) == len(durations)
+    buckets = [row["bucket"] for row in found]
+    assert buckets == sorted(buckets), "a longer call is never in a lower bucket"
+    for row in found:
+        if row["d"] <= 1e-6:  # below the resolution of OTLP's timestamps
+            assert row["bucket"] == latency_buckets.ZERO_BUCKET and row["value"] == 0
+        else:
+            assert abs(row["value"] - row["d"]) <= row["d"] * latency_buckets.RELATIVE_ERROR * (
+                1 + 1e-9
+            ), row
+    assert len(set(buckets)) > 150
+
+
+USAGE_CALLS = """
+SELECT start_time, service_name, provider, model, duration_ms, input_tokens, output_tokens,
+       cost_usd, status_code FROM spans WHERE is_llm
+"""
+
+
+def _usage_expected(calls: list[dict], query: UsageQuery) -> list[dict]:
+    """The usage answer computed in Python from the calls: exact sums, and each
+    percentile as the latency of the call at rank q x (n - 1) from the fastest."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    column = usage.GROUP_COLUMNS[query.group_by]
+    groups_: dict[tuple, list[dict]] = {}
+    for call in calls:
+        if query.start <= call["start_time"] < query.end:
+            start = call["start_time"]
+            bucket = epoch + (start - epoch) // query.bucket_width * query.bucket_width
+            groups_.setdefault((bucket, call[column]), []).append(call)
+    answer = []
+    for (bucket, key), group in groups_.items():
+        latencies = sorted(c["duration_ms"] for c in group)
+        answer.append(
+            {
+                "bucket": bucket,
+                "key": key,
+                "requests": len(group),
+                "input_tokens": sum(c["input_tokens"] or 0 for c in group),
+                "output_tokens": sum(c["output_tokens"] or 0 for c in group),
+                "cost_usd": pytest.approx(float(sum(c["cost_usd"] or 0 for c in group))),
+                "error_rate": pytest.approx(
+                    sum(c["status_code"] == "error" for c in group) / len(group)
+                ),
+                "p50_latency_ms": latencies[int(Decimal("0.5") * (len(latencies) - 1))],
+                "p95_latency_ms": latencies[int(Decimal("0.95") * (len(latencies) - 1))],
+            }
+        )
+    return answer
+
+
+def test_usage_answers_from_rollups_and_calls_as_from_every_call(fresh, fetch):
+    _, app = fresh
+    spans = demo_spans(3000, seed=33, days=2)
+    write(app, [spans[i : i + 150] for i in range(0, len(spans), 150)])
+    calls = fetch(app, USAGE_CALLS)
+    first = min(c["start_time"] for c in calls)
+    last = max(c["start_time"] for c in calls)
+    rng = random.Random(9)
+    cases = []
+    for interval in ("1m", "1h", "1d"):
+        for group_by in ("model", "provider", "service"):
+            for _ in range(3):  # ranges at any microsecond, in and across hours and days
+                a, b = sorted(rng.uniform(-0.1, 1.1) for _ in range(2))
+                start = first + (last - first) * a
+                end = max(first + (last - first) * b, start + timedelta(microseconds=1))
+                if interval == "1m":
+                    end = min(end, start + timedelta(hours=6))  # within MAX_BUCKETS
+                cases.append(UsageQuery.parse(group_by, interval, start, end))
+    hour = first.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    cases.append(UsageQuery.parse("model", "1h", hour, hour + timedelta(hours=12)))  # whole
+
+    async def check() -> int:
+        async with await psycopg.AsyncConnection.connect(app, row_factory=dict_row) as conn:
+            db = _Db(conn)
+            compared = 0
+            for query in cases:
+                found = [row.model_dump() for row in await usage.usage(db, query)]
+                assert [r["bucket"] for r in found] == sorted(r["bucket"] for r in found)
+                expected = {(r["bucket"], r["key"]): r for r in _usage_expected(calls, query)}
+                assert {(r["bucket"], r["key"]) for r in found} == set(expected), query
+                for got in found:
+                    want = expected[got["bucket"], got["key"]]
+                    for name in ("p50_latency_ms", "p95_latency_ms"):
+                        exact = want.pop(name)
+                        error = abs(got.pop(name) - exact)
+                        assert error <= exact * latency_buckets.RELATIVE_ERROR * (1 + 1e-9), (
+                            query,
+                            name,
+                        )
+                    assert got == want, query
+                compared += len(expected)
+            return compared
+
+    assert asyncio.run(check()) > 300

@@ -326,7 +326,8 @@ def test_usage_groups_by_a_whitelisted_column(group_by, column):
         UsageQuery.parse(group_by, "1h", datetime(2025, 1, 1), datetime(2025, 1, 2))
     )
     assert f"{column} AS key" in statement.as_string()
-    assert set(params) == {"width", "start", "end", "limit"}
+    # A whole day: read from the rollups of its hours, bounded by parameters.
+    assert set(params) == {"width", "hours_from", "hours_to", "limit"}
 
 
 def test_production_refuses_development_secrets_at_start_up():

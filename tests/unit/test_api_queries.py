@@ -6,8 +6,8 @@ import importlib.util
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from llm_observatory.api.params import SessionFilter, UserFilter
-from llm_observatory.api.queries import common, groups
+from llm_observatory.api.params import SessionFilter, UsageQuery, UserFilter
+from llm_observatory.api.queries import common, groups, hours, usage
 from llm_observatory.api.schemas import LogRecord, SessionSummary, Span, UserSummary
 
 MIGRATION = (
@@ -62,20 +62,20 @@ T = datetime(2026, 12, 2, 10, tzinfo=UTC)
 
 def test_whole_hours_and_the_edges_left_to_the_calls():
     m = timedelta(minutes=1)
-    assert groups.whole_hours(None, None) == ((None, None), [])
-    assert groups.whole_hours(T, T + 2 * H) == ((T, T + 2 * H), [])
-    assert groups.whole_hours(T + m, T + 2 * H + m) == (
+    assert hours.whole_hours(None, None) == ((None, None), [])
+    assert hours.whole_hours(T, T + 2 * H) == ((T, T + 2 * H), [])
+    assert hours.whole_hours(T + m, T + 2 * H + m) == (
         (T + H, T + 2 * H),
         [(T + m, T + H), (T + 2 * H, T + 2 * H + m)],
     )
-    assert groups.whole_hours(T + m, None) == ((T + H, None), [(T + m, T + H)])
-    assert groups.whole_hours(None, T - m) == ((None, T - H), [(T - H, T - m)])
+    assert hours.whole_hours(T + m, None) == ((T + H, None), [(T + m, T + H)])
+    assert hours.whole_hours(None, T - m) == ((None, T - H), [(T - H, T - m)])
     # Within one hour, or across one boundary without a whole hour: calls only.
-    assert groups.whole_hours(T + m, T + 2 * m) == (None, [(T + m, T + 2 * m)])
-    assert groups.whole_hours(T + m, T + H + m) == (None, [(T + m, T + H + m)])
+    assert hours.whole_hours(T + m, T + 2 * m) == (None, [(T + m, T + 2 * m)])
+    assert hours.whole_hours(T + m, T + H + m) == (None, [(T + m, T + H + m)])
     # A client's `from` in the last hour there is: no whole hour after it, and no error.
     late = datetime.max.replace(tzinfo=UTC) - 20 * m
-    assert groups.whole_hours(late, None) == (None, [(late, None)])
+    assert hours.whole_hours(late, None) == (None, [(late, None)])
 
 
 def test_users_read_whole_hours_from_the_rollups_and_the_rest_from_spans():
@@ -87,6 +87,20 @@ def test_users_read_whole_hours_from_the_rollups_and_the_rest_from_spans():
     assert "FROM llm_call_rollups" in both and both.count("FROM spans") == 1
     assert "llm_call_rollups" not in text(SessionFilter(), groups.SESSIONS)
     columns = [part.split(" FROM ")[0].count(",") for part in (groups._CALLS, groups._ROLLED_UP)]
+    assert columns[0] == columns[1]  # the two kinds of calls line up in UNION ALL
+
+
+def test_usage_reads_whole_hours_from_the_rollups_unless_its_buckets_are_shorter():
+    def text(interval: str, start: datetime, end: datetime) -> str:
+        return usage.usage_sql(UsageQuery.parse("model", interval, start, end))[0].as_string()
+
+    whole = text("1h", T, T + 24 * H)
+    assert "FROM llm_usage_rollups" in whole and "FROM spans" not in whole
+    both = text("1d", T + H / 2, T + 48 * H + H / 2)
+    assert "FROM llm_usage_rollups" in both and both.count("FROM spans") == 2
+    minutes = text("1m", T, T + 6 * H)
+    assert "llm_usage_rollups" not in minutes and minutes.count("FROM spans") == 1
+    columns = [part.split(" FROM ")[0].count(",") for part in (usage._CALLS, usage._ROLLED_UP)]
     assert columns[0] == columns[1]  # the two kinds of calls line up in UNION ALL
 
 

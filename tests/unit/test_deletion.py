@@ -138,18 +138,20 @@ def test_an_uncompressed_chunk_is_deleted_from_in_batches_until_a_short_one():
     deleted = deleter.run()
     deletes = [s for s in conn.statements if s.startswith("DELETE")]
     # spans: 10, 10, 3 (short: the slice is done); logs and metrics: one empty batch each;
-    # then the summaries of the traces deleted from, rebuilt, and the call rollups of
+    # then the summaries of the traces deleted from, rebuilt, and both call rollups of
     # the hours deleted from.
     assert deleted == {"spans": 23, "log_records": 0, "metric_points": 0}
-    assert len(deletes) == 7
-    assert deletes[-2] == (
+    assert len(deletes) == 8
+    assert deletes[-3] == (
         'DELETE FROM "trace_summaries" WHERE trace_id IN '
         '(SELECT trace_id FROM pg_temp."llmo_deletion_touched")'
     )
-    assert deletes[-1].startswith('DELETE FROM "llm_call_rollups" r USING (SELECT hour, ')
-    summaries = conn.statements.index(deletes[-2])
+    for rollup in ("llm_call_rollups", "llm_usage_rollups"):
+        assert f'DELETE FROM "{rollup}" r USING (SELECT hour, ' in " ".join(deletes[-2:])
+    summaries = conn.statements.index(deletes[-3])
     assert conn.statements[summaries + 1].startswith("INSERT INTO trace_summaries AS t")
     assert conn.statements[summaries + 3].startswith("INSERT INTO llm_call_rollups AS t")
+    assert conn.statements[summaries + 5].startswith("INSERT INTO llm_usage_rollups AS t")
     assert deletes[0].startswith(
         'DELETE FROM "_timescaledb_internal"."_hyper_1_1_chunk" WHERE ctid = ANY(ARRAY('
     )
@@ -165,7 +167,8 @@ def test_a_compressed_chunk_is_deleted_from_through_the_hypertable_an_hour_at_a_
     deletes = [
         s
         for s in conn.statements
-        if s.startswith("DELETE") and "trace_summaries" not in s and "llm_call_rollups" not in s
+        if s.startswith("DELETE")
+        and not any(t in s for t in ("trace_summaries", "llm_call_rollups", "llm_usage_rollups"))
     ]
     assert len(deletes) == 3 * 3  # three hours, three tables
     assert all("ctid" not in s and "_hyper_" not in s for s in deletes)

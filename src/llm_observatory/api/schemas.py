@@ -18,6 +18,7 @@ from typing import Any, Literal, NewType
 from pydantic import BaseModel, Field
 
 from llm_observatory.api.params import MAX_MODELS, MAX_SERVICES, MAX_USAGE_ROWS
+from llm_observatory.storage import latency_buckets
 
 # Type markers the GraphQL derivation maps to its scalars; plain int / JSON for pydantic.
 Long = NewType("Long", int)
@@ -202,6 +203,13 @@ class UserDetail(BaseModel):
 # --- usage, models, services ------------------------------------------------------------
 
 
+_LATENCY_PERCENTILE = (
+    "{q} latency, read off the calls' latency buckets (eight per doubling, as "
+    "OpenTelemetry's exponential histograms at scale 3): within "
+    f"{latency_buckets.RELATIVE_ERROR:.1%} of the latency of a call at that rank"
+)
+
+
 class UsageRow(BaseModel):
     bucket: datetime = Field(description="start of the time bucket")
     key: str | None = Field(description="the model, provider or service (null: not reported)")
@@ -210,8 +218,8 @@ class UsageRow(BaseModel):
     output_tokens: Long
     cost_usd: float
     error_rate: float = Field(description="share of requests that failed, 0..1")
-    p50_latency_ms: float
-    p95_latency_ms: float
+    p50_latency_ms: float = Field(description=_LATENCY_PERCENTILE.format(q="median"))
+    p95_latency_ms: float = Field(description=_LATENCY_PERCENTILE.format(q="95th percentile"))
 
 
 class UsageList(BaseModel):

@@ -125,16 +125,17 @@ async def ensure_retention_policy(conn: psycopg.AsyncConnection, days: int) -> N
                 await conn.execute(statement, params)
 
 
-async def expire_summaries(conn: psycopg.AsyncConnection) -> tuple[int, int]:
+async def expire_summaries(conn: psycopg.AsyncConnection) -> tuple[int, ...]:
     """Delete what summed the spans retention dropped (in either mode): the summaries of
-    traces whose last span started before the oldest span left, and the call rollups of
-    the hours before it. Returns (trace summaries, rollups) deleted."""
+    traces whose last span started before the oldest span left, and the rows of each
+    call rollup of the hours before it. Returns (trace summaries, *rollup rows) deleted,
+    in the order of call_rollups.ROLLUPS."""
     deleted = []
     async with conn.transaction():
-        for statement in (EXPIRE_SUMMARIES_SQL, call_rollups.EXPIRE_SQL):
+        for statement in (EXPIRE_SUMMARIES_SQL, *(r.expire_sql for r in call_rollups.ROLLUPS)):
             cur = await conn.execute(statement)
             deleted.append(max(cur.rowcount, 0))
-    return deleted[0], deleted[1]
+    return tuple(deleted)
 
 
 async def enforce_retention(conn: psycopg.AsyncConnection, days: int) -> tuple[RetentionMode, int]:

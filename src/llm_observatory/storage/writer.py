@@ -47,7 +47,10 @@ _REASON_MAX = 500
 TRANSIENT_RETRIES = 3  # a deadlocked batch is tried this many times more, then fails
 
 # What a batch of spans keeps up to date from their parts (storage/span_parts.py).
-SUMMARIES = (trace_summaries.MERGE_PARTS_SQL, call_rollups.MERGE_PARTS_SQL)
+SUMMARIES = (
+    trace_summaries.MERGE_PARTS_SQL,
+    *(rollup.merge_parts_sql for rollup in call_rollups.ROLLUPS),
+)
 
 REJECTED_INSERT = (
     "INSERT INTO rejected_records (signal, reason, record, record_size, ingest_key) "

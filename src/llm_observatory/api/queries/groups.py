@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import sql
@@ -24,6 +23,7 @@ from llm_observatory.api.params import (
     UserFilter,
 )
 from llm_observatory.api.queries.common import SPAN_EXPRESSIONS, page_rows, select_list
+from llm_observatory.api.queries.hours import bounds, whole_hours
 from llm_observatory.api.schemas import (
     SessionDetail,
     SessionList,
@@ -32,11 +32,9 @@ from llm_observatory.api.schemas import (
     UserList,
     UserSummary,
 )
-from llm_observatory.storage import call_rollups
 from llm_observatory.storage.span_parts import capped_tokens
 
 MAX_USERS_LISTED = 20
-HOUR = call_rollups.BUCKET
 
 # A group's figures are aggregates over its calls `c`: LLM calls read from `spans`
 # one by one (CALLS), or hours of them already summed (ROLLED_UP, for users only:
@@ -91,42 +89,6 @@ SESSIONS = Grouping("conversation_id", "session_id", SessionSummary, rolled_up=F
 USERS = Grouping("user_id", "user_id", UserSummary, rolled_up=True)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-Range = tuple[datetime | None, datetime | None]  # [from, to); None: unbounded
-
-
-def _floor_hour(value: datetime) -> datetime:
-    """The start of the rollup bucket `value` is in (buckets are aligned on the epoch)."""
-    return _EPOCH + (value - _EPOCH) // HOUR * HOUR
-
-
-def whole_hours(start: datetime | None, end: datetime | None) -> tuple[Range | None, list[Range]]:
-    """The whole hours within [start, end), and the parts of it outside them."""
-    first = start
-    if start is not None and start != _floor_hour(start):
-        if _floor_hour(start) > datetime.max.replace(tzinfo=UTC) - HOUR:
-            return None, [(start, end)]  # the last hour of year 9999: no whole one after it
-        first = _floor_hour(start) + HOUR
-    last = None if end is None else _floor_hour(end)
-    if first is not None and last is not None and first >= last:
-        return None, [(start, end)]
-    edges: list[Range] = []
-    if start is not None and first is not None and start < first:
-        edges.append((start, first))
-    if end is not None and last is not None and last < end:
-        edges.append((last, end))
-    return (first, last), edges
-
-
-def _bounds(column: str, span: Range, name: str, params: dict[str, Any]) -> str:
-    text = ""
-    for op, suffix, value in ((">=", "from", span[0]), ("<", "to", span[1])):
-        if value is not None:
-            params[f"{name}_{suffix}"] = value
-            text += f" AND s.{column} {op} %({name}_{suffix})s"
-    return text
-
-
 def totals_sql(
     grouping: Grouping, filter: SessionFilter | UserFilter, who: str, params: dict[str, Any]
 ) -> sql.Composed:
@@ -139,10 +101,10 @@ def totals_sql(
         hours, edges = whole_hours(filter.start, filter.end)
     parts = []
     if hours is not None:
-        parts.append(f"{_ROLLED_UP} AND {who} AND {where}{_bounds('hour', hours, 'hours', params)}")
+        parts.append(f"{_ROLLED_UP} AND {who} AND {where}{bounds('hour', hours, 'hours', params)}")
     for i, edge in enumerate(edges):
-        bounds = _bounds("start_time", edge, f"edge{i}", params)
-        parts.append(f"{_CALLS} AND {who} AND {where}{bounds}")
+        edge_bounds = bounds("start_time", edge, f"edge{i}", params)
+        parts.append(f"{_CALLS} AND {who} AND {where}{edge_bounds}")
     calls = " UNION ALL ".join(parts)
     text = f"SELECT {{select}} FROM ({calls}) c GROUP BY c.{grouping.column}"
     return sql.SQL(text).format(select=grouping.select())  # type: ignore[arg-type]

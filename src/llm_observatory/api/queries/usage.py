@@ -2,45 +2,86 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from psycopg import sql
 
 from llm_observatory.api.database import Database
 from llm_observatory.api.params import MAX_MODELS, MAX_SERVICES, MAX_USAGE_ROWS, UsageQuery
+from llm_observatory.api.queries.hours import HOUR, bounds, whole_hours
 from llm_observatory.api.schemas import ModelSummary, UsageRow
+from llm_observatory.storage import latency_buckets
 from llm_observatory.storage.span_parts import capped_tokens
 
 # Usage grouping: API name -> column. The only identifiers a request can pick.
 GROUP_COLUMNS = {"model": "model", "provider": "provider", "service": "service_name"}
 
-_USAGE = """
-SELECT time_bucket(%(width)s::interval, start_time) AS bucket,
-       {key} AS key,
-       count(*) AS requests,
-       coalesce(sum(input_tokens), 0)::bigint AS input_tokens,
-       coalesce(sum(output_tokens), 0)::bigint AS output_tokens,
+# Calls of the range's whole hours are read summed from the usage rollups, per latency
+# bucket (storage/call_rollups.py); those of its partial hours, and all of them for
+# buckets shorter than an hour, from the spans, put in the same latency buckets. The
+# percentiles are read off the merged bucket counts: the bucket that holds the call at
+# rank q x (n - 1), counted from the fastest (storage/latency_buckets.py).
+_ROLLED_UP = (
+    "SELECT time_bucket(%(width)s::interval, s.hour) AS bucket, s.{key} AS key, "
+    "s.latency_bucket, s.llm_calls, s.input_tokens, s.output_tokens, s.cost_usd, s.errors "
+    "FROM llm_usage_rollups s WHERE true"
+)
+_CALLS = (
+    "SELECT time_bucket(%(width)s::interval, s.start_time) AS bucket, s.{key} AS key, "
+    f"{latency_buckets.bucket_sql('s.duration_ms')} AS latency_bucket, 1 AS llm_calls, "
+    "s.input_tokens, s.output_tokens, s.cost_usd, (s.status_code = 'error')::int AS errors "
+    "FROM spans s WHERE s.is_llm"
+)
+
+
+def _percentile(q: float) -> str:
+    return latency_buckets.value_sql(
+        f"min(latency_bucket) FILTER (WHERE through > {q} * (total - 1))"
+    )
+
+
+_USAGE = f"""
+WITH merged AS (
+    SELECT bucket, key, latency_bucket, sum(llm_calls) AS calls,
+           sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+           sum(cost_usd) AS cost_usd, sum(errors) AS errors
+    FROM ({{calls}}) c
+    GROUP BY 1, 2, 3
+), ranked AS (
+    SELECT *, sum(calls) OVER (PARTITION BY bucket, key ORDER BY latency_bucket) AS through,
+           sum(calls) OVER (PARTITION BY bucket, key) AS total
+    FROM merged
+)
+SELECT bucket, key,
+       sum(calls)::bigint AS requests,
+       {capped_tokens("sum(input_tokens)")} AS input_tokens,
+       {capped_tokens("sum(output_tokens)")} AS output_tokens,
        coalesce(sum(cost_usd), 0)::float8 AS cost_usd,
-       (count(*) FILTER (WHERE status_code = 'error'))::float8 / count(*) AS error_rate,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50_latency_ms,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_latency_ms
-FROM spans
-WHERE is_llm AND start_time >= %(start)s AND start_time < %(end)s
-GROUP BY 1, 2
-ORDER BY 1, 2 NULLS LAST
+       sum(errors)::float8 / sum(calls) AS error_rate,
+       {_percentile(0.5)} AS p50_latency_ms,
+       {_percentile(0.95)} AS p95_latency_ms
+FROM ranked
+GROUP BY bucket, key
+ORDER BY bucket, key NULLS LAST
 LIMIT %(limit)s
 """
 
 
 def usage_sql(query: UsageQuery) -> tuple[sql.Composed, dict[str, Any]]:
-    statement = sql.SQL(_USAGE).format(key=sql.Identifier(GROUP_COLUMNS[query.group_by]))
-    params = {
-        "width": query.bucket_width,
-        "start": query.start,
-        "end": query.end,
-        "limit": MAX_USAGE_ROWS,
-    }
-    return statement, params
+    params: dict[str, Any] = {"width": query.bucket_width, "limit": MAX_USAGE_ROWS}
+    whole, edges = None, [(query.start, query.end)]
+    if query.bucket_width % HOUR == timedelta(0):  # a bucket is whole hours
+        whole, edges = whole_hours(query.start, query.end)
+    parts = []
+    if whole is not None:
+        parts.append(_ROLLED_UP + bounds("hour", whole, "hours", params))
+    for i, edge in enumerate(edges):
+        parts.append(_CALLS + bounds("start_time", edge, f"edge{i}", params))
+    calls = sql.SQL(" UNION ALL ".join(parts)).format(  # type: ignore[arg-type]
+        key=sql.Identifier(GROUP_COLUMNS[query.group_by])
+    )
+    return sql.SQL(_USAGE).format(calls=calls), params  # type: ignore[arg-type]
 
 
 async def usage(db: Database, query: UsageQuery) -> list[UsageRow]:

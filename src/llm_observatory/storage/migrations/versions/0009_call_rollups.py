@@ -65,7 +65,7 @@ def upgrade() -> None:
         "INCLUDE (hour, service_name, model, first_seen, last_seen, llm_calls, input_tokens, "
         "output_tokens, cost_usd, errors) WHERE user_id IS NOT NULL"
     )
-    for statement in call_rollups.rebuild_sql(None):
+    for statement in call_rollups.CALLS.rebuild_sql(None):
         op.execute(statement.as_string(None))
     op.execute("ANALYZE llm_call_rollups")
     op.execute(grant_sql(app_role(), "SELECT, INSERT, UPDATE", ("llm_call_rollups",)))
