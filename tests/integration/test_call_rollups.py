@@ -29,6 +29,7 @@ from llm_observatory.core.signals import TRACES
 from llm_observatory.storage import deletion, latency_buckets, retention
 from llm_observatory.storage.deletion import Selector
 from llm_observatory.storage.writer import TableWriter
+from tests.support.latency import at_rank, close_enough
 from tests.support.span_records import span_record
 
 BIGINT_MAX = 2**63 - 1  # token sums are held there
@@ -315,7 +316,7 @@ def _usage_expected(calls: list[dict], query: UsageQuery) -> list[dict]:
             groups_.setdefault((bucket, call[column]), []).append(call)
     answer = []
     for (bucket, key), group in groups_.items():
-        latencies = sorted(c["duration_ms"] for c in group)
+        latencies = [c["duration_ms"] for c in group]
         answer.append(
             {
                 "bucket": bucket,
@@ -327,8 +328,8 @@ def _usage_expected(calls: list[dict], query: UsageQuery) -> list[dict]:
                 "error_rate": pytest.approx(
                     sum(c["status_code"] == "error" for c in group) / len(group)
                 ),
-                "p50_latency_ms": latencies[int(Decimal("0.5") * (len(latencies) - 1))],
-                "p95_latency_ms": latencies[int(Decimal("0.95") * (len(latencies) - 1))],
+                "p50_latency_ms": at_rank(latencies, "0.5"),
+                "p95_latency_ms": at_rank(latencies, "0.95"),
             }
         )
     return answer
@@ -367,12 +368,7 @@ def test_usage_answers_from_rollups_and_calls_as_from_every_call(fresh, fetch):
                 for got in found:
                     want = expected[got["bucket"], got["key"]]
                     for name in ("p50_latency_ms", "p95_latency_ms"):
-                        exact = want.pop(name)
-                        error = abs(got.pop(name) - exact)
-                        assert error <= exact * latency_buckets.RELATIVE_ERROR * (1 + 1e-9), (
-                            query,
-                            name,
-                        )
+                        assert close_enough(got.pop(name), want.pop(name)), (query, name)
                     assert got == want, query
                 compared += len(expected)
             return compared

@@ -28,6 +28,7 @@ from llm_observatory.api.schemas import Span
 from llm_observatory.core.records import SpanRecord
 from llm_observatory.core.settings import ApiSettings
 from llm_observatory.storage.writer import SpanWriter
+from tests.support.latency import at_rank, close_enough
 
 pytestmark = [pytest.mark.docker, pytest.mark.stack]
 
@@ -213,14 +214,6 @@ def trace_status(spans: list[SpanRecord]) -> str:
     return "error" if any(s.status_code == "error" for s in spans) else "ok"
 
 
-def percentile_cont(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    position = fraction * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def expected_usage(data: Seeded, key_of) -> dict[tuple[str, str], dict]:
     groups: dict[tuple[str, str], list[SpanRecord]] = defaultdict(list)
     for span in data.spans:
@@ -238,8 +231,8 @@ def expected_usage(data: Seeded, key_of) -> dict[tuple[str, str], dict]:
             "output_tokens": sum(s.output_tokens or 0 for s in spans),
             "cost_usd": sum(s.cost_usd or 0 for s in spans),
             "error_rate": sum(s.status_code == "error" for s in spans) / len(spans),
-            "p50_latency_ms": percentile_cont(durations, 0.5),
-            "p95_latency_ms": percentile_cont(durations, 0.95),
+            "p50_latency_ms": at_rank(durations, "0.5"),
+            "p95_latency_ms": at_rank(durations, "0.95"),
         }
     return out
 
@@ -262,8 +255,8 @@ def assert_usage_matches(found: dict, expected: dict) -> None:
         assert got["output_tokens"] == want["output_tokens"], key
         assert got["cost_usd"] == pytest.approx(want["cost_usd"], abs=1e-9), key
         assert got["error_rate"] == pytest.approx(want["error_rate"]), key
-        assert got["p50_latency_ms"] == pytest.approx(want["p50_latency_ms"], abs=1e-3), key
-        assert got["p95_latency_ms"] == pytest.approx(want["p95_latency_ms"], abs=1e-3), key
+        for name in ("p50_latency_ms", "p95_latency_ms"):
+            assert close_enough(got[name], want[name]), (key, name, got[name], want[name])
 
 
 def page_through(client: httpx.Client, **params) -> tuple[list[str], int]:
