@@ -23,7 +23,7 @@ from llm_observatory.api.params import (
     UserFilter,
 )
 from llm_observatory.api.queries.common import SPAN_EXPRESSIONS, page_rows, select_list
-from llm_observatory.api.queries.hours import bounds, whole_hours
+from llm_observatory.api.queries.hours import calls_by_hours
 from llm_observatory.api.schemas import (
     SessionDetail,
     SessionList,
@@ -96,16 +96,13 @@ def totals_sql(
     which gains the filter's) selects, over their calls within `filter`."""
     where, filter_params = _where(filter, _FILTERS)
     params.update(filter_params)
-    hours, edges = None, [(filter.start, filter.end)]
-    if grouping.rolled_up:
-        hours, edges = whole_hours(filter.start, filter.end)
-    parts = []
-    if hours is not None:
-        parts.append(f"{_ROLLED_UP} AND {who} AND {where}{bounds('hour', hours, 'hours', params)}")
-    for i, edge in enumerate(edges):
-        edge_bounds = bounds("start_time", edge, f"edge{i}", params)
-        parts.append(f"{_CALLS} AND {who} AND {where}{edge_bounds}")
-    calls = " UNION ALL ".join(parts)
+    calls = calls_by_hours(
+        f"{_ROLLED_UP} AND {who} AND {where}",
+        f"{_CALLS} AND {who} AND {where}",
+        (filter.start, filter.end),
+        params,
+        split=grouping.rolled_up,
+    )
     text = f"SELECT {{select}} FROM ({calls}) c GROUP BY c.{grouping.column}"
     return sql.SQL(text).format(select=grouping.select())  # type: ignore[arg-type]
 

@@ -49,3 +49,21 @@ def bounds(column: str, span: Range, name: str, params: dict[str, Any]) -> str:
             params[f"{name}_{suffix}"] = value
             text += f" AND s.{column} {op} %({name}_{suffix})s"
     return text
+
+
+def calls_by_hours(
+    rolled_up: str,
+    calls: str,
+    span: Range,
+    params: dict[str, Any],
+    *,
+    split: bool = True,
+) -> str:
+    """`rolled_up` (rollup rows `s`) for the whole hours of `span` UNION ALL `calls`
+    (spans `s`) for the rest, each a query its bounds are appended to; unsplit
+    (`split=False`): `calls` over the whole span."""
+    whole, edges = whole_hours(*span) if split else (None, [span])
+    parts = [] if whole is None else [rolled_up + bounds("hour", whole, "hours", params)]
+    for i, edge in enumerate(edges):
+        parts.append(calls + bounds("start_time", edge, f"edge{i}", params))
+    return " UNION ALL ".join(parts)

@@ -9,7 +9,7 @@ from psycopg import sql
 
 from llm_observatory.api.database import Database
 from llm_observatory.api.params import MAX_MODELS, MAX_SERVICES, MAX_USAGE_ROWS, UsageQuery
-from llm_observatory.api.queries.hours import HOUR, bounds, whole_hours
+from llm_observatory.api.queries.hours import HOUR, calls_by_hours
 from llm_observatory.api.schemas import ModelSummary, UsageRow
 from llm_observatory.storage import latency_buckets
 from llm_observatory.storage.span_parts import capped_tokens
@@ -70,15 +70,14 @@ LIMIT %(limit)s
 
 def usage_sql(query: UsageQuery) -> tuple[sql.Composed, dict[str, Any]]:
     params: dict[str, Any] = {"width": query.bucket_width, "limit": MAX_USAGE_ROWS}
-    whole, edges = None, [(query.start, query.end)]
-    if query.bucket_width % HOUR == timedelta(0):  # a bucket is whole hours
-        whole, edges = whole_hours(query.start, query.end)
-    parts = []
-    if whole is not None:
-        parts.append(_ROLLED_UP + bounds("hour", whole, "hours", params))
-    for i, edge in enumerate(edges):
-        parts.append(_CALLS + bounds("start_time", edge, f"edge{i}", params))
-    calls = sql.SQL(" UNION ALL ".join(parts)).format(  # type: ignore[arg-type]
+    text = calls_by_hours(
+        _ROLLED_UP,
+        _CALLS,
+        (query.start, query.end),
+        params,
+        split=query.bucket_width % HOUR == timedelta(0),  # a bucket is whole hours
+    )
+    calls = sql.SQL(text).format(  # type: ignore[arg-type]
         key=sql.Identifier(GROUP_COLUMNS[query.group_by])
     )
     return sql.SQL(_USAGE).format(calls=calls), params  # type: ignore[arg-type]
